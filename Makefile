@@ -10,7 +10,7 @@ PKGS    := libuv libmicrohttpd libsodium yaml-0.1 raft libcurl json-c
 CPPFLAGS += -D_GNU_SOURCE -Iagent -Iapi -Igossip $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
-           -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral -fno-strict-aliasing
+           -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation -fno-strict-aliasing
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -luv -lm -lpthread
 SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 

@@ -60,7 +60,9 @@ uint64_t kv_index(const struct kv *kv);
 const struct kv_entry *kv_get(const struct kv *kv, const char *key);
 
 /* First entry (live or tombstone) whose key is >= `key` bytewise, or NULL.
- * kv_next: the entry after `e` in key order, or NULL. Borrowed as kv_get. */
+ * kv_next: the entry after `e` in key order, or NULL. Borrowed as kv_get.
+ * `e` must be an entry currently in the table (from kv_get/kv_seek/kv_next
+ * since the last mutation), not an old entry kept alive by a reference. */
 const struct kv_entry *kv_seek(const struct kv *kv, const char *key);
 const struct kv_entry *kv_next(const struct kv *kv, const struct kv_entry *e);
 
@@ -101,7 +103,8 @@ enum kv_verb {
 };
 
 /* Consul's verb string ("set", "get-tree", ...) <-> enum. Parse returns 0
- * for an unknown verb. */
+ * for an unknown verb (case-sensitive, as Consul); name returns NULL for a
+ * value out of range. */
 enum kv_verb kv_verb_parse(const char *s);
 const char *kv_verb_name(enum kv_verb v);
 
@@ -119,9 +122,11 @@ struct kv_op
 
 /* Outcome of kv_txn. On success (n_errors == 0) `results` holds, in op
  * order, one referenced entry per op that yields a result: set, cas,
- * lock, unlock -> the entry as written; get, get-or-empty (NULL entry
- * skipped when absent... see kv.c), get-tree -> each live entry under the
- * prefix; check-* -> the entry checked; delete verbs -> nothing.
+ * lock, unlock -> the entry as written; get -> the entry; get-or-empty ->
+ * the entry, or a NULL slot when the key is absent (Consul answers with a
+ * KVPair holding just the op's Key and a null Value); get-tree -> each live
+ * entry under the prefix; check-index, check-session -> the entry checked;
+ * check-not-exists and delete verbs -> nothing.
  * On failure nothing was changed, `results` is empty and `errors` lists
  * each failing op with Consul's message, e.g.
  *   key "foo" doesn't exist
@@ -129,6 +134,10 @@ struct kv_op
  *   key "k" exists
  *   failed to set key "k", index is stale
  *   failed to delete key "k", index is stale
+ * (check-index and check-session use Consul's full texts: "failed index
+ * check for key "k", current modify index 5 != 4", "failed session check
+ * for key "k", current session "" != "abc"", "failed to check index, key
+ * "k" doesn't exist", "failed to check session, key "k" doesn't exist".)
  * Lock verbs fail with "sessions not supported yet" until sessions land. */
 struct kv_txn_error
 {
@@ -138,6 +147,7 @@ struct kv_txn_error
 struct kv_txn_result
 {
     struct kv_entry **results; /* referenced entries */
+    size_t *result_ops;        /* op index that produced each result */
     size_t n_results;
     struct kv_txn_error *errors;
     size_t n_errors;
