@@ -153,13 +153,30 @@ static void reply_outcome(struct http_req *r, const struct kv_op *ops,
         json_object *res = json_object_new_array();
         for (size_t i = 0; i < t->n_results; i++) {
             const struct kv_entry *e = t->results[i];
-            if (e == NULL)
-                continue;
             size_t op = t->result_ops ? t->result_ops[i] : n_ops;
             bool with_value = op < n_ops && verb_has_value(ops[op].verb);
+            json_object *kvj;
+            if (e != NULL) {
+                kvj = http_kv_entry_json(e, with_value);
+            } else if (op < n_ops) {
+                /* get-or-empty on a missing key: Consul answers with a
+                 * KVPair holding just the key. */
+                kvj = json_object_new_object();
+                json_object_object_add(kvj, "LockIndex",
+                                       json_object_new_uint64(0));
+                json_object_object_add(kvj, "Key",
+                                       json_object_new_string(ops[op].key));
+                json_object_object_add(kvj, "Flags", json_object_new_uint64(0));
+                json_object_object_add(kvj, "Value", NULL);
+                json_object_object_add(kvj, "CreateIndex",
+                                       json_object_new_uint64(0));
+                json_object_object_add(kvj, "ModifyIndex",
+                                       json_object_new_uint64(0));
+            } else {
+                continue;
+            }
             json_object *item = json_object_new_object();
-            json_object_object_add(item, "KV",
-                                   http_kv_entry_json(e, with_value));
+            json_object_object_add(item, "KV", kvj);
             json_object_array_add(res, item);
         }
         if (json_object_array_length(res) == 0) {
