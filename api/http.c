@@ -27,6 +27,10 @@
 #define DEFAULT_WAIT_MS (5 * 60 * 1000ULL)
 #define MAX_WAIT_MS (10 * 60 * 1000ULL)
 #define DEFAULT_BODY_LIMIT (1024 * 1024)
+/* libmicrohttpd's per-connection pool (request line, headers, read and
+ * write buffers). Its 32 KiB default is zeroed on every keep-alive request
+ * (10% of a GET's CPU in a profile); 16 KiB still takes 8 KiB of headers. */
+#define HTTP_CONN_MEMORY (16 * 1024)
 
 enum body_kind { BODY_DEFAULT, BODY_KV, BODY_TXN };
 
@@ -775,6 +779,7 @@ int http_start(struct http_server **out, struct agent *agent, uv_loop_t *loop,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)65536,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, conn_limit_per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096,

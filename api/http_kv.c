@@ -258,8 +258,10 @@ static void reply_conflicting(struct http_req *r)
     free(buf);
 }
 
-/* Parse a uint64 query argument the way Go's strconv.ParseUint reports
- * errors. Returns 0, or replies 400 and returns -1. */
+/* Parse a uint64 query argument (?flags, ?cas). Consul hands the
+ * strconv.ParseUint error back as is, which its HTTP layer turns into a
+ * 500 with that text (spec 1.2); we answer the same. Returns 0, or replies
+ * and returns -1. */
 static int arg_u64(struct http_req *r, const char *name, uint64_t *out)
 {
     const char *s = http_arg(r, name);
@@ -272,14 +274,14 @@ static int arg_u64(struct http_req *r, const char *name, uint64_t *out)
             return 0;
         }
         if (*end == '\0' && errno == ERANGE) {
-            http_reply_text(r, 400,
+            http_reply_text(r, 500,
                             "strconv.ParseUint: parsing \"%s\": value out of "
                             "range",
                             s);
             return -1;
         }
     }
-    http_reply_text(r, 400, "strconv.ParseUint: parsing \"%s\": invalid syntax",
+    http_reply_text(r, 500, "strconv.ParseUint: parsing \"%s\": invalid syntax",
                     s ? s : "");
     return -1;
 }

@@ -1,0 +1,180 @@
+/*
+ * cli_internal — shared inside agent/cli*.c and tests/unit/test_cli.c only.
+ *
+ * The commands are split in three layers so most of them test without an
+ * agent: flag parsing (cli.c), pure formatters from JSON to text
+ * (cli_fmt.c) and the command bodies that do HTTP (cli.c, cli_kv.c).
+ */
+#ifndef CAIRN_CLI_INTERNAL_H
+#define CAIRN_CLI_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <json-c/json.h>
+
+#include "client.h"
+
+/* Returned by cli__parse when the command should go on. */
+#define CLI_CONTINUE (-1)
+
+enum cli_flag_kind { CLI_FLAG_BOOL, CLI_FLAG_STRING, CLI_FLAG_U64 };
+
+/* One flag. `dst` points at a bool, a const char * (set to a borrowed argv
+ * string) or a uint64_t. `example` names the value in help ("-name=<x>"),
+ * NULL for "value". */
+struct cli_flag
+{
+    const char *name;
+    enum cli_flag_kind kind;
+    void *dst;
+    const char *example;
+    const char *usage;
+};
+
+/* The HTTP API flags every command talking to the agent takes. */
+struct cli_http
+{
+    const char *addr;
+    const char *token;
+    const char *token_file;
+    const char *datacenter;
+    bool stale;
+};
+
+/* A command. `help` is the text after the usage line's title, Consul-style
+ * ("Usage: cairn kv get [options] KEY\n\n  Retrieves ..."). */
+struct cli_cmd
+{
+    const char *name; /* "kv get" */
+    const char *synopsis;
+    const char *help;
+    int (*run)(const struct cli_cmd *cmd, int argc, char **argv);
+};
+
+/* Output streams (stdout, stderr, stdin unless a test swapped them). */
+extern FILE *cli__out;
+extern FILE *cli__err;
+extern FILE *cli__in;
+
+/* Parse Go-style flags in argv[0..argc) (the arguments after the command
+ * name) against `flags`. Returns the index of the first positional
+ * argument, or -1 with the message Go's flag package gives in `err`
+ * ("flag provided but not defined: -x", "flag needs an argument: -x",
+ * "invalid boolean value \"x\" for -f: parse error",
+ * "invalid value \"x\" for flag -f: parse error", "bad flag syntax: ---x").
+ * -h/-help are not special here (see cli__wants_help). */
+int cli__flags_parse(const struct cli_flag *flags,
+                     size_t n,
+                     int argc,
+                     char **argv,
+                     char *err,
+                     size_t errlen);
+
+/* Go's strconv.ParseUint(s, 0, 64): 0x/0o/0b prefixes, leading 0 octal.
+ * 0, or -EINVAL ("parse error") / -ERANGE ("value out of range"). */
+int cli__parse_u64(const char *s, uint64_t *out);
+
+/* True if -h, -help or --help occurs in argv before "--". */
+bool cli__wants_help(int argc, char **argv);
+
+/* Common start of every command: handles -h (help to stdout, returns 0),
+ * parses `flags` plus the HTTP flags when `http` is not NULL (error plus
+ * help to stderr, returns 1). Otherwise returns CLI_CONTINUE with the
+ * positional arguments in argv[*first..argc). */
+int cli__parse(const struct cli_cmd *cmd,
+               const struct cli_flag *flags,
+               size_t n,
+               struct cli_http *http,
+               int argc,
+               char **argv,
+               int *first);
+
+/* Print the command's help (usage text plus its flags) to `f`. */
+void cli__print_help(FILE *f,
+                     const struct cli_cmd *cmd,
+                     const struct cli_flag *flags,
+                     size_t n,
+                     bool http);
+
+/* Create the API client from the HTTP flags; on error prints
+ * "Error connecting to Consul agent: ..." and returns NULL. */
+struct client *cli__client(const struct cli_http *http);
+
+/* Read DATA the way `consul kv put/import` do: "@file" is the file's bytes,
+ * "-" is all of stdin, anything else is itself. New buffer in *out (with a
+ * NUL after *len bytes). Returns 0 or -errno with a message in err
+ * ("Failed to read file: open x: No such file or directory"). */
+int cli__read_data(const char *arg,
+                   char **out,
+                   size_t *len,
+                   char *err,
+                   size_t errlen);
+
+/* Print a message + newline to stderr (Consul's UI.Error). */
+void cli__errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Print `n` bytes and a newline to stdout (Consul's UI.Info). */
+void cli__info(const char *s, size_t n);
+
+/* kv commands (cli_kv.c). */
+int cli__kv_get(const struct cli_cmd *cmd, int argc, char **argv);
+int cli__kv_put(const struct cli_cmd *cmd, int argc, char **argv);
+int cli__kv_delete(const struct cli_cmd *cmd, int argc, char **argv);
+int cli__kv_export(const struct cli_cmd *cmd, int argc, char **argv);
+int cli__kv_import(const struct cli_cmd *cmd, int argc, char **argv);
+
+/* ---------------------------------------------------------- formatters */
+
+/* A decoded KVPair. Strings and value point into the JSON object it came
+ * from (borrowed) except value, which is new (free()). */
+struct cli_kv_pair
+{
+    const char *key;
+    uint64_t create_index, modify_index, lock_index, flags;
+    const char *session; /* "" when absent */
+    uint8_t *value;      /* new; NULL when empty */
+    size_t value_len;
+};
+
+/* Decode one element of a /v1/kv response. Returns 0 or -EINVAL with a
+ * message in err. */
+int cli__kv_pair_decode(json_object *o,
+                        struct cli_kv_pair *p,
+                        char *err,
+                        size_t errlen);
+
+/* Consul's `kv get -detailed` block (tabwriter, padding 6), no final
+ * newline; with keys_only (`-keys -recurse -detailed`) the Value line is
+ * left out and the block ends after the Session line's newline. New
+ * string. */
+char *cli__kv_detailed(const struct cli_kv_pair *p,
+                       bool base64,
+                       bool keys_only);
+
+/* `consul kv export` output for a /v1/kv?recurse response (an array or
+ * NULL for 404): MarshalIndent(entries, "", "\t"), no final newline.
+ * New string, or NULL with err set. */
+char *cli__kv_export_json(json_object *pairs, char *err, size_t errlen);
+
+/* Columnize like github.com/ryanuber/columnize with Delim "\x1f" and Glue
+ * "  ": `lines` of 0x1f-separated cells, cells trimmed, every column but
+ * a line's last padded to the column's width (in code points), lines
+ * joined by "\n", no final newline. New string. */
+char *cli__columnize(char *const *lines, size_t n);
+
+/* `consul members` output (no final newline) for a /v1/agent/members
+ * array. `segment` is the -segment flag ("_all" = all), `status_re` the
+ * -status regex. Returns 0 with a new string in *out, 2 when no member
+ * matches (*out NULL), or 1 with a message in err. */
+int cli__members_format(json_object *members,
+                        bool detailed,
+                        const char *segment,
+                        const char *status_re,
+                        char **out,
+                        char *err,
+                        size_t errlen);
+
+#endif
