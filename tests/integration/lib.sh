@@ -91,7 +91,7 @@ _it_cleanup() {
         wait "$p" 2>/dev/null
     done
     for p in "${IT_PORTS[@]}"; do
-        rm -rf "$IT_PORT_LOCKS/$p"
+        rm -rf "${IT_PORT_LOCKS:?}/$p"
     done
     if [ "${IT_KEEP:-0}" = 1 ]; then
         echo "# kept $IT_TMP"
@@ -156,13 +156,13 @@ free_port() {
         if ! mkdir "$IT_PORT_LOCKS/$p" 2>/dev/null; then
             owner=$(cat "$IT_PORT_LOCKS/$p/owner" 2>/dev/null)
             if [ -n "$owner" ] && ! kill -0 "$owner" 2>/dev/null; then
-                rm -rf "$IT_PORT_LOCKS/$p"
+                rm -rf "${IT_PORT_LOCKS:?}/$p"
             fi
             continue
         fi
         echo $$ >"$IT_PORT_LOCKS/$p/owner"
         if _port_listening "$p"; then
-            rm -rf "$IT_PORT_LOCKS/$p"
+            rm -rf "${IT_PORT_LOCKS:?}/$p"
             continue
         fi
         echo "$p"

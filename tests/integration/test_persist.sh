@@ -9,7 +9,7 @@ agent_start p1 || finish
 n=$(kv_put_many g/ 100 gentle)
 assert_eq "100 PUTs acknowledged" 100 "$n"
 head -c 2048 /dev/urandom >"$IT_TMP/bin"
-kv_put g/bin "$(cat "$IT_TMP/bin" | base64 -w0)"
+kv_put g/bin "$(base64 -w0 <"$IT_TMP/bin")"
 http PUT '/v1/kv/g/flags?flags=3304740253564472344' --data-binary f
 http PUT /v1/kv/g/empty --data-binary ''
 http DELETE /v1/kv/g/7
