@@ -190,6 +190,7 @@ void http_reply(struct http_req *r, unsigned status, const char *ctype,
                 char *body, size_t len)
 {
     struct MHD_Response *resp;
+    r->replied = true;
     if (body == NULL)
         resp = MHD_create_response_from_buffer(0, (void *)"",
                                                MHD_RESPMEM_PERSISTENT);
@@ -694,7 +695,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
         reply_too_large(r, r->body_len);
         return MHD_YES;
     }
-    if (r->route == NULL) /* answered in req_begin */
+    if (r->replied || r->route == NULL) /* answered already */
         return MHD_YES;
     r->route->fn(r);
     return MHD_YES;

@@ -93,6 +93,7 @@ struct http_req
     bool timed_out;
     bool gone;                /* client went away while parked */
     bool suspended;
+    bool replied;             /* a response is queued: never call fn again */
     void *pending;            /* raftnode handle while applying */
     struct http_req *prev, *next; /* all live requests, for shutdown */
 };
