@@ -16,12 +16,21 @@ SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fram
 
 LIB_SRCS  := $(filter-out agent/main.c,$(wildcard agent/*.c)) $(wildcard api/*.c)
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+# gossip/ is a library of its own (no dependency on agent/ or api/), built
+# with hidden visibility; its public header is gossip/gossip.h.
+GOSSIP_SRCS := $(wildcard gossip/*.c)
+GOSSIP_OBJS := $(GOSSIP_SRCS:%.c=$(BUILD)/%.o)
+GOSSIP_LIB  := $(if $(GOSSIP_SRCS),$(BUILD)/libgossip.a)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+# Simulator tests: the gossip core on a fake network and clock.
+SIM_SRCS  := $(wildcard tests/sim/test_*.c)
+SIM_BINS  := $(SIM_SRCS:tests/sim/%.c=$(BUILD)/tests/%)
+SIM_SUPPORT := $(filter-out $(SIM_SRCS),$(wildcard tests/sim/*.c))
 BIN       := $(BUILD)/cairn
 
 .PHONY: all deps run test unit integration asan format format-check clean bench
-all: $(BIN) cairn $(UNIT_BINS)
+all: $(BIN) cairn $(UNIT_BINS) $(SIM_BINS)
 
 deps:
 	@scripts/deps.sh
@@ -33,16 +42,28 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
+$(BUILD)/gossip/%.o: gossip/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fvisibility=hidden -MMD -MP -c $< -o $@
+
 $(BUILD)/libcairn.a: $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BIN): $(BUILD)/agent/main.o $(BUILD)/libcairn.a
+$(BUILD)/libgossip.a: $(GOSSIP_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(BUILD)/agent/main.o $(BUILD)/libcairn.a $(GOSSIP_LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcairn.a
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcairn.a $(GOSSIP_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) -o $@ $< $(BUILD)/libcairn.a $(LDLIBS) -lcmocka
+	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) -o $@ $< $(BUILD)/libcairn.a $(GOSSIP_LIB) $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/%: tests/sim/%.c $(SIM_SUPPORT) $(GOSSIP_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests/sim $(CFLAGS) -o $@ $< $(SIM_SUPPORT) $(GOSSIP_LIB) $(LDLIBS) -lcmocka
 
 run: deps
 	@$(MAKE) --no-print-directory all
@@ -62,7 +83,7 @@ integration: all
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" \
-		build-asan/cairn $(UNIT_BINS:$(BUILD)/%=build-asan/%)
+		build-asan/cairn $(UNIT_BINS:$(BUILD)/%=build-asan/%) $(SIM_BINS:$(BUILD)/%=build-asan/%)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		tests/run.sh build-asan
 
@@ -70,11 +91,13 @@ bench: all
 	@scripts/deps.sh bench
 	bench/kv.sh
 
+FORMAT_FILES = $(LIB_SRCS) agent/main.c agent/*.h api/*.h $(UNIT_SRCS) \
+	$(wildcard gossip/*.[ch] tests/sim/*.[ch])
 format:
-	clang-format -i $(LIB_SRCS) agent/main.c agent/*.h api/*.h $(UNIT_SRCS)
+	clang-format -i $(FORMAT_FILES)
 
 format-check:
-	clang-format --dry-run --Werror $(LIB_SRCS) agent/main.c agent/*.h api/*.h $(UNIT_SRCS)
+	clang-format --dry-run --Werror $(FORMAT_FILES)
 
 clean:
 	rm -rf build build-asan cairn
