@@ -13,12 +13,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
+#include "ae.h"
+#include "check.h"
 #include "http.h"
+#include "local.h"
 #include "log.h"
 #include "raftnode.h"
 
@@ -240,6 +244,23 @@ int agent_reload(struct agent *a, char *err, size_t errlen)
     next.n_node_meta = n_meta;
     a->cfg.kv_max_value_size = next.kv_max_value_size;
     a->cfg.txn_max_req_len = next.txn_max_req_len;
+    /* Services and checks from the files: the new set replaces the old
+     * one (cfg_reload validated every definition already). */
+    struct svcdef_policy pol = {
+        .allow_scripts = next.enable_script_checks ||
+                         next.enable_local_script_checks};
+    struct svcdef_err se;
+    if (local_sync_config(a->local, next.services, next.checks, &pol, &se) !=
+        0)
+        log_error("agent", "reload: services/checks: %s", se.msg);
+    json_object *tmp = a->cfg.services;
+    a->cfg.services = next.services;
+    next.services = tmp;
+    tmp = a->cfg.checks;
+    a->cfg.checks = next.checks;
+    next.checks = tmp;
+    a->cfg.enable_script_checks = next.enable_script_checks;
+    a->cfg.enable_local_script_checks = next.enable_local_script_checks;
     cfg_free(&next);
     log_info("agent", "configuration reloaded (log level %s)",
              log_level_name(a->cfg.log_level));
@@ -268,6 +289,12 @@ static void http_stopped(void *data)
 {
     struct agent *a = data;
     a->http = NULL;
+    ae_free(a->ae);
+    a->ae = NULL;
+    local_free(a->local);
+    a->local = NULL;
+    check_env_free(a->check_env);
+    a->check_env = NULL;
     if (a->raft)
         raftnode_close(a->raft, raft_closed, a);
     else
@@ -349,6 +376,25 @@ static void usage_agent(void)
     cfg_print_flags();
 }
 
+/* Blocking queries hold one connection each: raise the soft limit on open
+ * files to the hard limit (Consul's own default soft limit of 1024 is what
+ * makes agents fall over at ~1000 watchers). */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t before = rl.rlim_cur;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            rl.rlim_cur = before;
+    }
+    log_info("agent", "open file limit %llu (was %llu, hard limit %llu)",
+             (unsigned long long)rl.rlim_cur, (unsigned long long)before,
+             (unsigned long long)rl.rlim_max);
+}
+
 static int write_pid_file(const char *path)
 {
     FILE *f = fopen(path, "w");
@@ -380,6 +426,7 @@ int agent_main(int argc, char **argv)
     log_set_level(a->cfg.log_level);
     log_set_json(a->cfg.log_json);
     signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
 
     if (a->cfg.dev && a->cfg.data_dir == NULL) {
         char tmpl[] = "/tmp/cairn-dev-XXXXXX";
@@ -447,6 +494,34 @@ int agent_main(int argc, char **argv)
         log_warn("agent", "client mode: forwarding to servers is not yet "
                           "active; KV and catalog requests will fail");
     }
+    /* The agent's own services and checks: persisted API registrations,
+     * then the config files' definitions; anti-entropy pushes them to the
+     * catalog. */
+    char local_dir[4200];
+    snprintf(local_dir, sizeof local_dir, "%s/local", a->data_dir);
+    a->check_env = check_env_new(a->loop);
+    a->local = a->check_env ? local_new(a->loop, a->check_env, local_dir,
+                                        ae_schedule, NULL)
+                            : NULL;
+    if (a->local == NULL) {
+        fprintf(stderr, "==> cannot start the local state\n");
+        goto err_after_fsm;
+    }
+    struct svcdef_policy pol = {
+        .allow_scripts = a->cfg.enable_script_checks ||
+                         a->cfg.enable_local_script_checks};
+    struct svcdef_err se;
+    local_load(a->local, &pol);
+    if (local_sync_config(a->local, a->cfg.services, a->cfg.checks, &pol,
+                          &se) != 0) {
+        fprintf(stderr, "==> %s\n", se.msg);
+        goto err_after_fsm;
+    }
+    a->ae = ae_new(a);
+    if (a->ae == NULL)
+        goto err_after_fsm;
+    local_set_change_data(a->local, a->ae);
+
     char client[128];
     snprintf(client, sizeof client, "%s", a->cfg.client_addr);
     client[strcspn(client, " ")] = '\0';

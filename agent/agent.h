@@ -16,6 +16,9 @@
 
 struct raftnode;
 struct http_server;
+struct local;
+struct check_env;
+struct ae;
 
 struct agent
 {
@@ -31,6 +34,9 @@ struct agent
     struct fsm fsm;
     struct raftnode *raft;
     struct http_server *http;
+    struct check_env *check_env; /* shared by every check runner */
+    struct local *local;         /* this agent's services and checks */
+    struct ae *ae;               /* anti-entropy: local state -> catalog */
     uv_signal_t sig_int, sig_term, sig_hup;
     uv_timer_t reap_timer;
     uint64_t started_ms;

@@ -46,6 +46,7 @@
 
 #include "duration.h"
 #include "log.h"
+#include "svcdef.h"
 
 /* Largest config file read (a guard against reading a device by mistake). */
 #define CFG_FILE_MAX (16u << 20)
@@ -60,6 +61,8 @@ enum cfg_type {
     CFG_T_STRLIST,  /* char ** at off, size_t count at n_off; appends */
     CFG_T_STRMAP,   /* struct cfg_kv * at off, size_t count at n_off */
     CFG_T_LOGLEVEL, /* enum log_level */
+    CFG_T_JSONLIST, /* json_object * array at off: a mapping, or a list of
+                       mappings, converted to JSON and appended */
 };
 
 enum {
@@ -129,6 +132,9 @@ static int cfg_check_encrypt(char *s, char *why, size_t whylen);
 /* Accepted, validated as type t when given as a flag, never stored. */
 #define D_NOOP(k, fl, t, o, h)                                                \
     {.key = k, .flag = fl, .type = t, .opts = CFG_D_IGNORED | (o), .help = h}
+/* Structured definitions (services, checks), kept as JSON. */
+#define D_JSON(k, field)                                                      \
+    {.key = k, .type = CFG_T_JSONLIST, .off = F(field)}
 /* A Consul key cairn does not implement yet. */
 #define D_CONSUL(k) {.key = k, .type = CFG_T_NONE, .opts = CFG_D_IGNORED}
 
@@ -265,10 +271,10 @@ static const struct cfg_directive cfg_directives[] = {
     D_CONSUL("ca_file"),
     D_CONSUL("ca_path"),
     D_CONSUL("cert_file"),
-    D_CONSUL("check"),
+    D_JSON("check", checks),
     D_CONSUL("check_output_max_size"),
     D_CONSUL("check_update_interval"),
-    D_CONSUL("checks"),
+    D_JSON("checks", checks),
     D_CONSUL("cloud"),
     D_CONSUL("config_entries"),
     D_CONSUL("connect"),
@@ -322,8 +328,8 @@ static const struct cfg_directive cfg_directives[] = {
     D_CONSUL("serf_wan"),
     D_CONSUL("serf_wan_allowed_cidrs"),
     D_CONSUL("server_name"),
-    D_CONSUL("service"),
-    D_CONSUL("services"),
+    D_JSON("service", services),
+    D_JSON("services", services),
     D_CONSUL("session_ttl_min"),
     D_CONSUL("start_join_wan"),
     D_CONSUL("syslog_facility"),
@@ -450,6 +456,8 @@ static const char *cfg_type_expect(enum cfg_type t)
         return "expected a mapping of strings to strings";
     case CFG_T_LOGLEVEL:
         return "expected a log level (trace, debug, info, warn, error)";
+    case CFG_T_JSONLIST:
+        return "expected a mapping or a list of mappings";
     case CFG_T_NONE:
         break;
     }
@@ -670,6 +678,9 @@ static int cfg_set_text(struct cfg *c, const struct cfg_directive *d,
     switch (d->type) {
     case CFG_T_NONE:
         return 0;
+    case CFG_T_JSONLIST: /* only from files (cfg_set_node) */
+        snprintf(why, whylen, "%s", cfg_type_expect(d->type));
+        return CFG_BAD_TYPE;
     case CFG_T_STR: {
         char *v = NULL;
         if (*text != '\0' && (v = strdup(text)) == NULL)
@@ -864,6 +875,88 @@ static const char *cfg_scalar(const yaml_node_t *n)
     return strlen(v) == n->data.scalar.length ? v : NULL;
 }
 
+/* A YAML node as JSON: mappings -> objects, sequences -> arrays, plain
+ * scalars true/false/null/integers/floats typed as YAML 1.2's core schema
+ * would, everything else a string. NULL on a NUL byte, a non-string key,
+ * too deep a nesting or out of memory. */
+static json_object *cfg_yaml_json(yaml_document_t *doc, yaml_node_t *n,
+                                  int depth)
+{
+    if (depth > 32)
+        return NULL;
+    if (n->type == YAML_MAPPING_NODE) {
+        json_object *o = json_object_new_object();
+        for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+             p < n->data.mapping.pairs.top; p++) {
+            yaml_node_t *k = yaml_document_get_node(doc, p->key);
+            yaml_node_t *v = yaml_document_get_node(doc, p->value);
+            const char *ks = k->type == YAML_SCALAR_NODE ? cfg_scalar(k) : NULL;
+            json_object *jv = ks ? cfg_yaml_json(doc, v, depth + 1) : NULL;
+            if (jv == NULL && !(ks && cfg_node_is_null(v))) {
+                json_object_put(o);
+                return NULL;
+            }
+            json_object_object_add(o, ks, jv);
+        }
+        return o;
+    }
+    if (n->type == YAML_SEQUENCE_NODE) {
+        json_object *a = json_object_new_array();
+        for (yaml_node_item_t *it = n->data.sequence.items.start;
+             it < n->data.sequence.items.top; it++) {
+            yaml_node_t *e = yaml_document_get_node(doc, *it);
+            json_object *je = cfg_yaml_json(doc, e, depth + 1);
+            if (je == NULL && !cfg_node_is_null(e)) {
+                json_object_put(a);
+                return NULL;
+            }
+            json_object_array_add(a, je);
+        }
+        return a;
+    }
+    const char *t = cfg_scalar(n);
+    if (t == NULL || cfg_node_is_null(n))
+        return NULL;
+    if (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
+        if (strcmp(t, "true") == 0 || strcmp(t, "false") == 0)
+            return json_object_new_boolean(t[0] == 't');
+        char *end;
+        errno = 0;
+        long long ll = strtoll(t, &end, 10);
+        if (*t && *end == '\0' && errno == 0)
+            return json_object_new_int64(ll);
+        errno = 0;
+        double dv = strtod(t, &end);
+        if (*t && *end == '\0' && errno == 0 && strpbrk(t, ".eE"))
+            return json_object_new_double(dv);
+    }
+    return json_object_new_string_len(t, (int)n->data.scalar.length);
+}
+
+/* Append mapping node m to the JSON list at d's field, tagged with its
+ * position for later error messages. */
+static int cfg_json_append(struct cfg_load *ld, const struct cfg_file *f,
+                           const struct cfg_directive *d, yaml_node_t *m,
+                           const char *path)
+{
+    if (m->type != YAML_MAPPING_NODE)
+        return cfg_fail_at(ld, f->path, m->start_mark, "key \"%s\": %s", path,
+                           cfg_type_expect(d->type));
+    json_object *o = cfg_yaml_json(f->doc, m, 0);
+    if (o == NULL)
+        return cfg_fail_at(ld, f->path, m->start_mark,
+                           "key \"%s\": unreadable definition", path);
+    char pos[4200];
+    snprintf(pos, sizeof pos, "%s:%zu:%zu", f->path, m->start_mark.line + 1,
+             m->start_mark.column + 1);
+    json_object_object_add(o, "__pos", json_object_new_string(pos));
+    json_object **list = cfg_field(ld->c, d);
+    if (*list == NULL)
+        *list = json_object_new_array();
+    json_object_array_add(*list, o);
+    return 0;
+}
+
 /* Set directive d (key node k at `path`) from value node v. */
 static int cfg_set_node(struct cfg_load *ld, const struct cfg_file *f,
                         const struct cfg_directive *d, const yaml_node_t *k,
@@ -874,6 +967,19 @@ static int cfg_set_node(struct cfg_load *ld, const struct cfg_file *f,
     int rc;
 
     switch (d->type) {
+    case CFG_T_JSONLIST:
+        if (v->type == YAML_SEQUENCE_NODE) {
+            for (yaml_node_item_t *it = v->data.sequence.items.start;
+                 it < v->data.sequence.items.top; it++) {
+                rc = cfg_json_append(ld, f, d,
+                                     yaml_document_get_node(f->doc, *it),
+                                     path);
+                if (rc != 0)
+                    return rc;
+            }
+            return 0;
+        }
+        return cfg_json_append(ld, f, d, v, path);
     case CFG_T_STRLIST:
         if (v->type != YAML_SEQUENCE_NODE)
             return cfg_fail_at(ld, f->path, k->start_mark, "key \"%s\": %s",
@@ -1325,6 +1431,30 @@ static int cfg_finish(struct cfg_load *ld)
 
     if (!c->dev && c->data_dir == NULL)
         return cfg_fail(ld, -EINVAL, "data_dir is required (or use -dev)");
+
+    /* Service and check definitions: decoded now so that a bad one stops
+     * the start (or the reload) with its position. */
+    struct svcdef_policy pol = {
+        .allow_scripts =
+            c->enable_script_checks || c->enable_local_script_checks};
+    struct svcdef_err se;
+    for (size_t i = 0; c->services && i < json_object_array_length(c->services);
+         i++) {
+        json_object *def = json_object_array_get_idx(c->services, i), *s, *k;
+        if (svcdef_service(def, &pol, &s, &k, &se) != 0)
+            return cfg_fail(ld, -EINVAL, "%s: service: %s",
+                            svcdef_str(def, "__pos"), se.msg);
+        json_object_put(s);
+        json_object_put(k);
+    }
+    for (size_t i = 0; c->checks && i < json_object_array_length(c->checks);
+         i++) {
+        json_object *def = json_object_array_get_idx(c->checks, i), *k;
+        if (svcdef_check(def, NULL, NULL, NULL, &pol, &k, &se) != 0)
+            return cfg_fail(ld, -EINVAL, "%s: check: %s",
+                            svcdef_str(def, "__pos"), se.msg);
+        json_object_put(k);
+    }
     if (c->node_name == NULL)
         return cfg_fail_where(ld, cfg_where(ld, F(node_name)),
                               "node_name must not be empty");
@@ -1440,6 +1570,8 @@ void cfg_free(struct cfg *c)
             cfg_free_string(d, *f);
         } else if (d->type == CFG_T_STRLIST) {
             cfg_free_strv(*(char ***)cfg_field(c, d), *cfg_count(c, d));
+        } else if (d->type == CFG_T_JSONLIST) {
+            json_object_put(*(json_object **)cfg_field(c, d));
         } else if (d->type == CFG_T_STRMAP) {
             struct cfg_kv *map = *(struct cfg_kv **)cfg_field(c, d);
             for (size_t k = 0; k < *cfg_count(c, d); k++) {
@@ -1471,6 +1603,7 @@ static const char *cfg_flag_arg(enum cfg_type t)
         return " <string>";
     case CFG_T_BOOL:
     case CFG_T_NONE:
+    case CFG_T_JSONLIST:
         break;
     }
     return "";

@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <json-c/json.h>
+
 #include "log.h"
 
 struct cfg_kv
@@ -81,6 +83,12 @@ struct cfg
     uint64_t kv_max_value_size;  /* 524288 */
     uint64_t txn_max_req_len;    /* 524288 */
     int http_max_conns_per_client; /* limits.http_max_conns_per_client, 200 */
+
+    /* services / service and checks / check from the files: arrays of
+     * raw definitions (json-c, new references owned by the cfg), each
+     * carrying "__pos": "FILE:LINE:COL". Validated with svcdef at load. */
+    json_object *services;
+    json_object *checks;
 
     /* raft tuning (Consul keys) */
     uint64_t raft_snapshot_threshold; /* 16384 (8192 in dev is fine too) */

@@ -586,6 +586,20 @@ static int cli_reload(const struct cli_cmd *cmd, int argc, char **argv)
 /* --------------------------------------------------------------- table */
 
 static const struct cli_cmd cli_cmds[] = {
+    {"catalog", "Interact with the catalog (datacenters, nodes, services)",
+     "Usage: cairn catalog <subcommand> [options] [args]\n"
+     "\n"
+     "  This command has subcommands for interacting with the catalog: "
+     "the\n"
+     "  datacenters, nodes and services the cluster knows.\n"
+     "\n"
+     "      $ cairn catalog datacenters\n"
+     "      $ cairn catalog nodes -detailed\n"
+     "      $ cairn catalog services -tags\n"
+     "\n"
+     "  For more examples, ask for subcommand help (cairn catalog nodes "
+     "-h).",
+     cli__catalog},
     {"kv delete", "Removes data from the KV store",
      "Usage: cairn kv delete [options] KEY_OR_PREFIX\n"
      "\n"
@@ -710,6 +724,8 @@ static const struct cli_cmd cli_cmds[] = {
      "\n"
      "      $ cairn kv put -cas -modify-index=844 config/redis/maxconns 5",
      cli__kv_put},
+    {"maint", "Controls node or service maintenance mode",
+     "Usage: cairn maint [options]", cli__maint},
     {"members", "Lists the members of a Cairn cluster",
      "Usage: cairn members [options]\n"
      "\n"
@@ -726,6 +742,20 @@ static const struct cli_cmd cli_cmds[] = {
      "instead\n"
      "  of sending the SIGHUP signal to the agent.",
      cli_reload},
+    {"services", "Interact with services (register, deregister)",
+     "Usage: cairn services <subcommand> [options] [args]\n"
+     "\n"
+     "  This command has subcommands for registering and deregistering "
+     "services\n"
+     "  with the local agent.\n"
+     "\n"
+     "      $ cairn services register -name=web -port=8080\n"
+     "      $ cairn services register web.yaml\n"
+     "      $ cairn services deregister web\n"
+     "\n"
+     "  For more examples, ask for subcommand help (cairn services "
+     "register -h).",
+     cli__services},
     {"version", "Prints the Cairn version",
      "Usage: cairn version\n"
      "\n"

@@ -126,6 +126,74 @@ int cli__kv_delete(const struct cli_cmd *cmd, int argc, char **argv);
 int cli__kv_export(const struct cli_cmd *cmd, int argc, char **argv);
 int cli__kv_import(const struct cli_cmd *cmd, int argc, char **argv);
 
+/* Service discovery commands (cli_catalog.c): `services` and `catalog`
+ * dispatch to their subcommands, `maint` is one command. */
+int cli__services(const struct cli_cmd *cmd, int argc, char **argv);
+int cli__catalog(const struct cli_cmd *cmd, int argc, char **argv);
+int cli__maint(const struct cli_cmd *cmd, int argc, char **argv);
+
+/* A flag that may be given several times (-tag=a -tag=b, -meta=k=v). */
+#define CLI_MULTI_MAX 64
+struct cli_multi
+{
+    const char *name;
+    bool is_map; /* values must be key=value (Consul's FlagMapValue) */
+    const char *vals[CLI_MULTI_MAX]; /* borrowed from argv, in order */
+    size_t n;
+};
+
+/* Take the repeated flags `multi` out of argv[0..*argc) before
+ * cli__parse runs: walks the flags as Go's flag package does (stopping at
+ * the first positional argument, "--" or a flag it does not know, which
+ * cli__parse then reports), using `flags` and the HTTP flags to know which
+ * flags consume the next argument. The remaining arguments are compacted
+ * in place and *argc updated. Returns 0, or -1 with Go's message in err
+ * ("flag needs an argument: -tag", "invalid value \"x\" for flag -meta:
+ * Missing \"=\" value in argument: x"). */
+int cli__multi_take(const struct cli_flag *flags,
+                    size_t n,
+                    struct cli_multi *multi,
+                    size_t nm,
+                    int *argc,
+                    char **argv,
+                    char *err,
+                    size_t errlen);
+
+/* Decode a service definition file (JSON if it starts with '{' or '[',
+ * else YAML): the objects under "service" and "services" (keys matched
+ * case-insensitively), in order, as a new array in *out. Plain YAML
+ * scalars become JSON numbers, booleans and null as in YAML 1.2, except
+ * under tags/meta/args/script_args/header where they stay strings. `name`
+ * names the file in errors. Returns 0, or -EINVAL with a message in err
+ * (parse error with line and column, no service definition, a definition
+ * that is not an object). */
+int cli__services_parse(const char *data,
+                        size_t len,
+                        const char *name,
+                        json_object **out,
+                        char *err,
+                        size_t errlen);
+
+/* `consul catalog nodes` table (columnized, no final newline) for an
+ * array of Node objects, or of CatalogService objects (-service; their
+ * NodeMeta is used for Meta). New string, NULL on out-of-memory. */
+char *cli__catalog_nodes_format(json_object *nodes, bool detailed);
+
+/* `consul catalog services` output for {name: [tags]}: names sorted, one
+ * per line; with `tags` a tabwriter column (widest name + 6) followed by
+ * the sorted tags joined by ",". Ends with a newline unless empty. New
+ * string, NULL on out-of-memory. */
+char *cli__catalog_services_format(json_object *services, bool tags);
+
+/* {name: [tags]} from a /v1/catalog/node/<node> answer (-node). New. */
+json_object *cli__catalog_node_services(json_object *node);
+
+/* `consul maint` listing for a /v1/agent/checks object: a "Node:" block
+ * for _node_maintenance, then a "Service:" block per
+ * _service_maintenance:<id> check by check ID, each followed by an empty
+ * line; "" when nothing is in maintenance. New string. */
+char *cli__maint_format(json_object *checks, const char *node_name);
+
 /* ---------------------------------------------------------- formatters */
 
 /* A decoded KVPair. Strings and value point into the JSON object it came

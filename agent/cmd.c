@@ -8,7 +8,7 @@
  * of the buffer before touching the bytes, and bounds n_ops by the space
  * their headers would need before allocating. An accepted buffer is
  * canonical: re-encoding the decoded command gives the same bytes (an empty
- * session or value decodes as NULL, which encodes as length 0).
+ * session, value or payload decodes as NULL, which encodes as length 0).
  */
 #include "cmd.h"
 
@@ -61,11 +61,18 @@ static size_t cmd_op_data_size(const struct kv_op *op)
     return klen + op->value_len + slen;
 }
 
+int cmd_has_payload(enum cmd_type type)
+{
+    return type == CMD_CATALOG_REGISTER || type == CMD_CATALOG_DEREGISTER;
+}
+
 size_t cmd_encoded_size(const struct cmd *c)
 {
     size_t size = CMD_HEADER_SIZE;
     for (size_t i = 0; i < c->n_ops; i++)
         size += CMD_OP_HEADER_SIZE + cmd_op_data_size(&c->ops[i]);
+    if (cmd_has_payload(c->type))
+        size += 8 + c->payload_len;
     return (size + 7) & ~(size_t)7;
 }
 
@@ -76,6 +83,8 @@ void cmd_encode(const struct cmd *c, void *buf)
 
     assert(c->type >= 1 && c->type <= CMD_TYPE_MAX);
     assert(c->n_ops <= UINT32_MAX);
+    assert(c->n_ops == 0 || c->type == CMD_KV_TXN);
+    assert(c->payload_len == 0 || cmd_has_payload(c->type));
     memset(p, 0, size); /* reserved fields and padding */
     p[0] = CMD_VERSION;
     p[1] = (uint8_t)c->type;
@@ -106,6 +115,13 @@ void cmd_encode(const struct cmd *c, void *buf)
         if (slen > 0)
             memcpy(p, op->session, slen);
         p += slen;
+    }
+    if (cmd_has_payload(c->type)) {
+        cmd_put64(p, c->payload_len);
+        p += 8;
+        if (c->payload_len > 0)
+            memcpy(p, c->payload, c->payload_len);
+        p += c->payload_len;
     }
     assert((size_t)(p - (uint8_t *)buf) <= size);
 }
@@ -139,6 +155,8 @@ int cmd_decode(const void *buf, size_t len, struct cmd *out)
 
     struct kv_op *ops = NULL;
     char *d = NULL;
+    uint8_t *payload = NULL; /* before any goto err_invalid */
+    uint64_t plen = 0;
     if (n_ops > 0) {
         /* Data bytes fit in what the headers leave, plus two NULs per op. */
         size_t data = len - CMD_HEADER_SIZE -
@@ -198,6 +216,25 @@ int cmd_decode(const void *buf, size_t len, struct cmd *out)
         }
     }
 
+    if (cmd_has_payload((enum cmd_type)type)) {
+        if (len - pos < 8)
+            goto err_invalid;
+        plen = cmd_get64(b + pos);
+        pos += 8;
+        if (plen > len - pos)
+            goto err_invalid;
+        if (plen > 0) {
+            payload = malloc((size_t)plen + 1);
+            if (payload == NULL) {
+                free(ops);
+                return -ENOMEM;
+            }
+            memcpy(payload, b + pos, (size_t)plen);
+            payload[plen] = '\0';
+            pos += (size_t)plen;
+        }
+    }
+
     /* Only the zero padding to the next multiple of 8 may remain. */
     if (len - pos >= 8 || !cmd_all_zero(b + pos, len - pos))
         goto err_invalid;
@@ -206,9 +243,12 @@ int cmd_decode(const void *buf, size_t len, struct cmd *out)
     out->arg = cmd_get64(b + 8);
     out->ops = ops;
     out->n_ops = n_ops;
+    out->payload = payload;
+    out->payload_len = (size_t)plen;
     return 0;
 
 err_invalid:
+    free(payload);
     free(ops);
     return -EINVAL;
 }
@@ -218,5 +258,7 @@ void cmd_clear(struct cmd *c)
     if (c == NULL)
         return;
     free(c->ops);
+    /* Decoded payloads are our own copies (see cmd_decode). */
+    free((void *)(uintptr_t)c->payload);
     memset(c, 0, sizeof *c);
 }

@@ -5,9 +5,10 @@
  *
  * It is c-raft's `struct raft_fsm` (version 3). Apply runs on the loop
  * thread. A snapshot is taken in two steps so the loop never serialises the
- * store: `snapshot` (loop) takes a reference on every entry (pointer copies,
- * entries are immutable), `snapshot_async` (thread pool) serialises them,
- * `snapshot_finalize` (loop) drops the references and frees the buffers.
+ * store: `snapshot` (loop) takes a reference on every KV entry and pins
+ * every catalog record (pointer copies, both are immutable),
+ * `snapshot_async` (thread pool) serialises them, `snapshot_finalize`
+ * (loop) drops the references and frees the buffers.
  *
  * The Raft index of the entry being applied is the Consul index of every
  * change it makes; the FSM learns it from the raft instance bound with
@@ -21,6 +22,7 @@
 
 #include <raft.h>
 
+#include "catalog.h"
 #include "kv.h"
 #include "watch.h"
 
@@ -33,6 +35,11 @@ struct fsm_result
     uint64_t index; /* Raft index of the command */
     int rc;         /* 0 committed, 1 rolled back, <0 error */
     struct kv_txn_result txn;
+    /* Catalog commands: rc -EINVAL when the request failed validation (the
+     * command was skipped, nothing changed) or -ENOMEM, with Consul's
+     * message here (e.g. "Must provide node"; the HTTP layer answers 500
+     * with it). "" otherwise. */
+    char err[256];
 };
 
 struct fsm
@@ -41,6 +48,11 @@ struct fsm
     struct raft *raft;        /* borrowed, for the applied index */
     struct kv *kv;            /* owned */
     struct watch_hub *kv_watch; /* owned: waiters on KV keys/prefixes */
+    struct catalog *catalog;  /* owned */
+    /* owned: waiters on catalog topics ("nodes", "services", "checks",
+     * "svc:<lower-cased name>", "node:<name>"; see catalog.h). Watch them
+     * exactly (prefix = false): "svc:web" must not wake on "svc:web2". */
+    struct watch_hub *catalog_watch;
     struct fsm_result last;   /* result of the latest apply */
     uint64_t index;           /* highest Raft index applied or restored */
     /* snapshot in progress */
@@ -48,6 +60,7 @@ struct fsm
     size_t snap_n;
     uint64_t snap_kv_index;
     uint64_t snap_index;
+    struct catalog_pin *snap_catalog;
     unsigned long snapshots_taken;
     unsigned long snapshots_restored;
 };
@@ -59,14 +72,22 @@ void fsm_close(struct fsm *f);
 
 /* Apply one encoded command at `index` directly (what the raft callback
  * does; exposed for unit tests). Returns 0, or -EINVAL for an undecodable
- * command (the entry is skipped: every server skips it alike). */
+ * command (the entry is skipped: every server skips it alike). A catalog
+ * command whose payload is not JSON or fails validation is decoded fine
+ * (returns 0) but changes nothing; f->last.rc / f->last.err say why. */
 int fsm_apply_at(struct fsm *f, const void *buf, size_t len, uint64_t index);
 
 /* Serialise the whole store into one new buffer (malloc) / restore from it.
- * Exposed for tests; the raft callbacks use them. restore returns -EINVAL
- * for a malformed buffer and leaves the store unchanged. */
+ * Exposed for tests; the raft callbacks use them. `cat` is a pin of the
+ * catalog (catalog_pin); encode only reads it, so it may run on any thread.
+ * restore returns -EINVAL for a malformed buffer (KV or catalog section)
+ * and leaves the store unchanged; it also accepts the older KV-only format.
+ *
+ * Format "CAIRNSN2": the "CAIRNSN1" KV layout (see fsm.c) followed by
+ * u64 catalog_len | catalog_len bytes of catalog_pin_write JSON. */
 int fsm_encode_snapshot(struct kv_entry *const *entries, size_t n,
-                        uint64_t kv_index, uint64_t fsm_index, void **buf,
+                        uint64_t kv_index, uint64_t fsm_index,
+                        const struct catalog_pin *cat, void **buf,
                         size_t *len);
 int fsm_restore_buf(struct fsm *f, const void *buf, size_t len);
 

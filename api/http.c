@@ -20,6 +20,7 @@
 #include "agent.h"
 #include "cmd.h"
 #include "duration.h"
+#include "filter.h"
 #include "json.h"
 #include "log.h"
 #include "raftnode.h"
@@ -53,6 +54,50 @@ static const struct http_route routes[] = {
     {"/v1/agent/self", false, HTTP_GET, http_agent_self, BODY_DEFAULT},
     {"/v1/agent/members", false, HTTP_GET, http_agent_members, BODY_DEFAULT},
     {"/v1/agent/reload", false, HTTP_PUT, http_agent_reload, BODY_DEFAULT},
+    {"/v1/agent/services", false, HTTP_GET, http_agent_services, BODY_DEFAULT},
+    {"/v1/agent/service/register", false, HTTP_PUT,
+     http_agent_service_register, BODY_DEFAULT},
+    {"/v1/agent/service/deregister/", true, HTTP_PUT,
+     http_agent_service_deregister, BODY_DEFAULT},
+    {"/v1/agent/service/maintenance/", true, HTTP_PUT,
+     http_agent_service_maintenance, BODY_DEFAULT},
+    {"/v1/agent/service/", true, HTTP_GET, http_agent_service, BODY_DEFAULT},
+    {"/v1/agent/maintenance", false, HTTP_PUT, http_agent_maintenance,
+     BODY_DEFAULT},
+    {"/v1/agent/checks", false, HTTP_GET, http_agent_checks, BODY_DEFAULT},
+    {"/v1/agent/check/register", false, HTTP_PUT, http_agent_check_register,
+     BODY_DEFAULT},
+    {"/v1/agent/check/deregister/", true, HTTP_PUT,
+     http_agent_check_deregister, BODY_DEFAULT},
+    {"/v1/agent/check/pass/", true, HTTP_PUT, http_agent_check_ttl,
+     BODY_DEFAULT},
+    {"/v1/agent/check/warn/", true, HTTP_PUT, http_agent_check_ttl,
+     BODY_DEFAULT},
+    {"/v1/agent/check/fail/", true, HTTP_PUT, http_agent_check_ttl,
+     BODY_DEFAULT},
+    {"/v1/agent/check/update/", true, HTTP_PUT, http_agent_check_update,
+     BODY_DEFAULT},
+    {"/v1/agent/health/service/id/", true, HTTP_GET, http_agent_health_by_id,
+     BODY_DEFAULT},
+    {"/v1/agent/health/service/name/", true, HTTP_GET,
+     http_agent_health_by_name, BODY_DEFAULT},
+    {"/v1/catalog/register", false, HTTP_PUT, http_catalog_register,
+     BODY_DEFAULT},
+    {"/v1/catalog/deregister", false, HTTP_PUT, http_catalog_deregister,
+     BODY_DEFAULT},
+    {"/v1/catalog/datacenters", false, HTTP_GET, http_catalog_datacenters,
+     BODY_DEFAULT},
+    {"/v1/catalog/nodes", false, HTTP_GET, http_catalog_nodes, BODY_DEFAULT},
+    {"/v1/catalog/services", false, HTTP_GET, http_catalog_services,
+     BODY_DEFAULT},
+    {"/v1/catalog/service/", true, HTTP_GET, http_catalog_service,
+     BODY_DEFAULT},
+    {"/v1/catalog/node/", true, HTTP_GET, http_catalog_node, BODY_DEFAULT},
+    {"/v1/health/node/", true, HTTP_GET, http_health_node, BODY_DEFAULT},
+    {"/v1/health/checks/", true, HTTP_GET, http_health_checks, BODY_DEFAULT},
+    {"/v1/health/service/", true, HTTP_GET, http_health_service,
+     BODY_DEFAULT},
+    {"/v1/health/state/", true, HTTP_GET, http_health_state, BODY_DEFAULT},
 };
 
 struct http_server
@@ -340,6 +385,30 @@ int http_parse_query_opts(struct http_req *r)
     return 0;
 }
 
+bool http_filter(struct http_req *r, json_object **result)
+{
+    const char *expr = http_arg(r, "filter");
+    if (expr == NULL || *expr == '\0')
+        return true;
+    char err[512];
+    struct filter *f = filter_parse(expr, err, sizeof err);
+    if (f == NULL) {
+        json_object_put(*result);
+        *result = NULL;
+        http_reply_text(r, 400,
+                        "Failed to create boolean expression evaluator: %s",
+                        err);
+        return false;
+    }
+    json_object *out = json_object_is_type(*result, json_type_array)
+                           ? filter_array(f, *result)
+                           : filter_object_values(f, *result);
+    filter_free(f);
+    json_object_put(*result);
+    *result = out;
+    return true;
+}
+
 bool http_check_leader(struct http_req *r)
 {
     if (r->consistency == HTTP_CONS_STALE ||
@@ -505,6 +574,7 @@ static void apply_cb(void *data, int status, struct fsm_result *res)
         r->applied_index = res->index;
         r->applied_txn = res->txn;
         memset(&res->txn, 0, sizeof res->txn);
+        snprintf(r->applied_err, sizeof r->applied_err, "%s", res->err);
     }
     r->phase = HTTP_PHASE_APPLIED;
     resume(r);

@@ -79,6 +79,7 @@ struct http_req
     int applied_rc;      /* fsm result rc: 0 committed, 1 rolled back */
     uint64_t applied_index;
     struct kv_txn_result applied_txn; /* moved out of the FSM; freed with req */
+    char applied_err[256];            /* the FSM's message when rc < 0 */
 
     /* private */
     const struct http_route *route;
@@ -155,6 +156,12 @@ void http_apply(struct http_req *r, const struct cmd *c);
 /* Raft barrier for ?consistent reads, same flow as http_apply. */
 void http_barrier(struct http_req *r);
 
+/* Apply ?filter (go-bexpr, api/filter.h) to *result, an array (each
+ * element) or an object (each value): *result is replaced by the filtered
+ * copy. A bad expression replies 400 and returns false (*result is
+ * released); true otherwise. */
+bool http_filter(struct http_req *r, json_object **result);
+
 /* For reads in default / consistent mode: false (and a 500 "No cluster
  * leader" reply) when this agent cannot serve them now. */
 bool http_check_leader(struct http_req *r);
@@ -171,5 +178,29 @@ void http_status_peers(struct http_req *r);
 void http_agent_self(struct http_req *r);
 void http_agent_members(struct http_req *r);
 void http_agent_reload(struct http_req *r);
+void http_agent_services(struct http_req *r);
+void http_agent_service(struct http_req *r);
+void http_agent_service_register(struct http_req *r);
+void http_agent_service_deregister(struct http_req *r);
+void http_agent_service_maintenance(struct http_req *r);
+void http_agent_maintenance(struct http_req *r);
+void http_agent_checks(struct http_req *r);
+void http_agent_check_register(struct http_req *r);
+void http_agent_check_deregister(struct http_req *r);
+void http_agent_check_ttl(struct http_req *r);
+void http_agent_check_update(struct http_req *r);
+void http_agent_health_by_id(struct http_req *r);
+void http_agent_health_by_name(struct http_req *r);
+void http_catalog_register(struct http_req *r);
+void http_catalog_deregister(struct http_req *r);
+void http_catalog_datacenters(struct http_req *r);
+void http_catalog_nodes(struct http_req *r);
+void http_catalog_services(struct http_req *r);
+void http_catalog_service(struct http_req *r);
+void http_catalog_node(struct http_req *r);
+void http_health_node(struct http_req *r);
+void http_health_checks(struct http_req *r);
+void http_health_service(struct http_req *r);
+void http_health_state(struct http_req *r);
 
 #endif

@@ -10,6 +10,7 @@
 #include "agent.h"
 #include "http.h"
 #include "json.h"
+#include "local.h"
 #include "raftnode.h"
 #include "version.h"
 
@@ -118,8 +119,8 @@ void http_agent_self(struct http_req *r)
 
     json_object *stats = json_object_new_object();
     json_object *agent = json_object_new_object();
-    json_object_object_add(agent, "checks", str("0"));
-    json_object_object_add(agent, "services", str("0"));
+    stat_u64(agent, "checks", a->local ? local_check_count(a->local) : 0);
+    stat_u64(agent, "services", a->local ? local_service_count(a->local) : 0);
     stat_u64(agent, "blocking_queries", http_parked(a->http));
     json_object_object_add(stats, "agent", agent);
     json_object *build = json_object_new_object();

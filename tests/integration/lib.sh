@@ -35,6 +35,7 @@
 #   jget PATH <<<"$json"   PATH like Config.NodeName, 0.Key, *.Key (one per
 #     line), "#" (length); prints strings raw, null as null, missing key as
 #     <missing> (exit 3), objects/arrays as canonical compact JSON.
+#   jpick FIELD VALUE <<<"$array"   the element whose FIELD is VALUE
 #
 #   kv_put KEY VALUE [query]   quiet PUT, 0 when the answer is true
 #   kv_raw KEY                 print the value (exit 1 when missing)
@@ -45,6 +46,16 @@
 #
 # Misc: free_port (reserved for this test), wait_until SECS cmd...,
 #   now_ms, now_us, pid_alive PID, it_track_pid PID, require_binary.
+#
+# Background requests (several at once, e.g. parked blocking queries)
+#   bgq_start NAME PATH [curl args...]  GET $AGENT's PATH in the background
+#     (curl -m 30, or BGQ_TIMEOUT); files NAME.{code,body,hdr,start,end}
+#   bgq_wait NAME SECS   bounded wait for it to finish (1 if still running)
+#   bgq_done NAME        0 once finished;  bgq_code / bgq_body NAME print
+#   bgq_index NAME       its X-Consul-Index;  bgq_elapsed NAME  ms taken
+#   bgq_end NAME         ms timestamp when it finished
+#
+# JSON requests: jhttp METHOD PATH JSON   (http with --data-binary JSON)
 #
 # Assertions (counted): ok, fail, assert_eq, assert_ne, assert_contains,
 #   assert_not_contains, assert_match, assert_num_between, assert_true,
@@ -429,6 +440,48 @@ kv_check_many() {
     ' "$1" "$2" "$3"
 }
 
+# jhttp METHOD PATH JSON [curl args...] — http with JSON as the body
+jhttp() {
+    local m=$1 p=$2 j=$3; shift 3
+    http "$m" "$p" --data-binary "$j" "$@"
+}
+
+# ---------------------------------------------------------------- background
+
+# bgq_start NAME PATH [curl args...] — GET PATH of $AGENT in the background.
+bgq_start() {
+    local n=$1 path=$2; shift 2
+    local u
+    u=$(url "$path")
+    now_ms >"$IT_TMP/$n.start"
+    rm -f "$IT_TMP/$n.end" "$IT_TMP/$n.code" "$IT_TMP/$n.body" "$IT_TMP/$n.hdr"
+    ( curl -s -m "${BGQ_TIMEOUT:-30}" -o "$IT_TMP/$n.body" -D "$IT_TMP/$n.hdr" \
+        -w '%{http_code}' "$@" "$u" >"$IT_TMP/$n.code" 2>/dev/null
+      now_ms >"$IT_TMP/$n.end" ) &
+    IT_PIDS+=("$!")
+    eval "BGQ_PID_$n=$!"
+}
+bgq_pid() { eval "echo \${BGQ_PID_$1:-}"; }
+bgq_done() { ! pid_alive "$(bgq_pid "$1")"; }
+bgq_wait() {
+    local n=$1 secs=$2 pid i
+    pid=$(bgq_pid "$n")
+    for (( i = 0; i < secs * 20; i++ )); do
+        pid_alive "$pid" || break
+        sleep 0.05
+    done
+    pid_alive "$pid" && return 1
+    wait "$pid" 2>/dev/null
+    return 0
+}
+bgq_code() { cat "$IT_TMP/$1.code" 2>/dev/null; }
+bgq_body() { cat "$IT_TMP/$1.body" 2>/dev/null; }
+bgq_end() { cat "$IT_TMP/$1.end" 2>/dev/null; }
+bgq_index() {
+    awk 'tolower($1) == "x-consul-index:" { gsub(/\r/, ""); print $2 }' "$IT_TMP/$1.hdr" 2>/dev/null
+}
+bgq_elapsed() { echo $(( $(cat "$IT_TMP/$1.end") - $(cat "$IT_TMP/$1.start") )); }
+
 # ---------------------------------------------------------------- JSON
 
 jget() {
@@ -474,6 +527,27 @@ jget() {
         print join("\n", @lines);
         exit $rc;
     ' "$1"
+}
+
+# jpick FIELD VALUE <<<"$array" — the first element of a JSON array whose
+# FIELD (dotted path) is the string VALUE, as canonical JSON; "null" when
+# none matches (so jget on it gives <missing>/null).
+jpick() {
+    perl -MJSON::PP -e '
+        my $j = JSON::PP->new->allow_nonref->canonical;
+        binmode STDOUT, ":encoding(UTF-8)";
+        my $txt = do { local $/; <STDIN> };
+        my $d = eval { JSON::PP->new->utf8->allow_nonref->decode($txt) };
+        my @p = split /\./, $ARGV[0];
+        if (ref $d eq "ARRAY") {
+            for my $e (@$d) {
+                my $v = $e;
+                for my $k (@p) { $v = ref $v eq "HASH" ? $v->{$k} : undef }
+                if (defined $v && !ref $v && $v eq $ARGV[1]) { print $j->encode($e); exit 0 }
+            }
+        }
+        print "null";
+    ' "$1" "$2"
 }
 
 # json_ok — stdin parses as JSON
@@ -549,6 +623,13 @@ assert_status() {
     http "$@"
     if [ "$HTTP_STATUS" = "$code" ]; then ok "$d"; else
         fail "$d" "expected status $code, got $HTTP_STATUS; body: $(_show "$HTTP_BODY")"; fi
+}
+# assert_eventually DESC SECS cmd... — passes once cmd exits 0 (polled
+# every 0.1 s for at most SECS seconds)
+assert_eventually() {
+    local d=$1 secs=$2; shift 2
+    if wait_until "$secs" "$@"; then ok "$d"; else
+        fail "$d" "still false after ${secs}s: $*"; fi
 }
 # assert_num_between DESC LO HI VALUE (integers)
 assert_num_between() {

@@ -615,7 +615,7 @@ static void consul_only_keys_load_with_a_warning(void **state)
         "services: [{name: web, port: 80}]\n"
         "service: {name: db}\n"
         "checks: []\n"
-        "check: {name: c}\n"
+        "check: {name: c, ttl: 10s}\n"
         "watches: []\n"
         "addresses: {http: 0.0.0.0}\n"
         "segment: s\n"
@@ -954,6 +954,65 @@ static void error_buffer_is_bounded(void **state)
     assert_int_equal(cfg_load(&c, 1, ARGV("-bogus"), NULL, 0), -EINVAL);
 }
 
+/* services / service and checks / check are real keys: their definitions
+ * are kept as JSON and checked at load, errors naming FILE:LINE:COL. */
+static void service_definitions_load_and_are_checked(void **state)
+{
+    struct fixture *fx = *state;
+    char path[TEST_PATH_MAX];
+    snprintf(path, sizeof path, "%s",
+             write_file(fx, "svc.yaml",
+                        "services:\n"
+                        "  - name: web\n"
+                        "    port: 8080\n"
+                        "    tags: [v1, blue]\n"
+                        "    check: {http: 'http://127.0.0.1/', interval: 10s}\n"
+                        "service:\n"
+                        "  Name: db\n"
+                        "  enable_tag_override: true\n"
+                        "checks:\n"
+                        "  - {name: disk, ttl: 30s}\n"));
+    struct cfg c;
+    char err[512];
+    assert_int_equal(LOAD(&c, err, "-data-dir", "/tmp/x", "-config-file", path),
+                     0);
+    assert_int_equal(json_object_array_length(c.services), 2);
+    assert_int_equal(json_object_array_length(c.checks), 1);
+    json_object *web = json_object_array_get_idx(c.services, 0), *v;
+    assert_true(json_object_object_get_ex(web, "port", &v));
+    assert_int_equal(json_object_get_int(v), 8080);
+    assert_true(json_object_object_get_ex(web, "__pos", &v));
+    char want[TEST_PATH_MAX + 32];
+    snprintf(want, sizeof want, "%s:2:5", path);
+    assert_string_equal(json_object_get_string(v), want);
+    cfg_free(&c);
+
+    expect_file_error(fx, "e1.yaml", "services:\n  - port: 80\n", 2, 5,
+                      "service: Missing service name");
+    expect_file_error(fx, "e2.yaml", "check:\n  name: nokind\n", 2, 3,
+                      "check: Invalid check: one of Args, HTTP, TCP or TTL "
+                      "must be set");
+    expect_file_error(fx, "e3.yaml",
+                      "service:\n  name: s\n  check: {args: [/bin/true], "
+                      "interval: 5s}\n",
+                      2, 3,
+                      "service: Scripts are disabled on this agent; to "
+                      "enable, configure 'enable_script_checks' or "
+                      "'enable_local_script_checks' to true");
+    expect_file_error(fx, "e4.yaml", "services: 3\n", 1, 11,
+                      "key \"services\": expected a mapping or a list of "
+                      "mappings");
+    /* Script checks load once the agent allows them. */
+    snprintf(path, sizeof path, "%s",
+             write_file(fx, "ok.yaml",
+                        "enable_local_script_checks: true\n"
+                        "service:\n  name: s\n  check: {args: [/bin/true], "
+                        "interval: 5s}\n"));
+    assert_int_equal(LOAD(&c, err, "-data-dir", "/tmp/x", "-config-file", path),
+                     0);
+    cfg_free(&c);
+}
+
 static void reload_picks_up_changes(void **state)
 {
     struct fixture *fx = *state;
@@ -1066,6 +1125,7 @@ int main(void)
         T(out_of_range),
         T(malformed_yaml),
         T(bad_values_checked),
+        T(service_definitions_load_and_are_checked),
         T(cross_key_checks),
         T(missing_files_and_dirs),
         T(flag_errors),

@@ -61,6 +61,13 @@ static void round_trip(const struct cmd *c)
     assert_int_equal(d.n_ops, c->n_ops);
     for (size_t i = 0; i < c->n_ops; i++)
         assert_same_op(&c->ops[i], &d.ops[i]);
+    assert_int_equal(d.payload_len, c->payload_len);
+    if (c->payload_len > 0) {
+        assert_memory_equal(d.payload, c->payload, c->payload_len);
+        assert_int_equal(d.payload[d.payload_len], 0); /* NUL-terminated */
+    } else {
+        assert_null(d.payload);
+    }
     /* Re-encoding the decoded command gives the same bytes. */
     size_t len2;
     uint8_t *buf2 = encode(&d, &len2);
@@ -70,6 +77,8 @@ static void round_trip(const struct cmd *c)
     cmd_clear(&d);
     assert_null(d.ops);
     assert_int_equal(d.n_ops, 0);
+    assert_null(d.payload);
+    assert_int_equal(d.payload_len, 0);
     free(buf);
 }
 
@@ -81,6 +90,8 @@ static void expect_invalid(const uint8_t *buf, size_t len)
     /* Output is left cleared, so cmd_clear is always safe. */
     assert_null(d.ops);
     assert_int_equal(d.n_ops, 0);
+    assert_null(d.payload);
+    assert_int_equal(d.payload_len, 0);
     cmd_clear(&d);
 }
 
@@ -180,6 +191,97 @@ static void txn_with_binary_values_long_keys_and_sessions_round_trips(
         round_trip(&c1);
     }
     free(long_key);
+}
+
+/* ---- Catalog commands: a JSON payload ---- */
+
+static const char reg_body[] =
+    "{\"Node\":\"n1\",\"Address\":\"10.0.0.1\",\"Service\":{\"Service\":"
+    "\"web\"}}";
+
+static void catalog_payload_matches_the_documented_layout(void **state)
+{
+    (void)state;
+    struct cmd c = {.type = CMD_CATALOG_DEREGISTER,
+                    .payload = (const uint8_t *)"{\"Node\":\"a\"}",
+                    .payload_len = 12};
+    static const uint8_t want[40] = {
+        1, CMD_CATALOG_DEREGISTER, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        12, 0, 0, 0, 0, 0, 0, 0,
+        '{', '"', 'N', 'o', 'd', 'e', '"', ':', '"', 'a', '"', '}',
+        0, 0, 0, 0};
+    size_t len;
+    uint8_t *buf = encode(&c, &len);
+    assert_int_equal(len, sizeof want);
+    assert_memory_equal(buf, want, sizeof want);
+    free(buf);
+}
+
+static void catalog_commands_round_trip(void **state)
+{
+    (void)state;
+    struct cmd reg = {.type = CMD_CATALOG_REGISTER,
+                      .payload = (const uint8_t *)reg_body,
+                      .payload_len = strlen(reg_body)};
+    round_trip(&reg);
+    /* Every padding length, and an empty payload. */
+    for (size_t n = 0; n < 17; n++) {
+        struct cmd c = {.type = CMD_CATALOG_DEREGISTER,
+                        .payload = (const uint8_t *)reg_body,
+                        .payload_len = n};
+        round_trip(&c);
+    }
+    /* Payload bytes are not interpreted: NULs and binary survive. */
+    struct cmd bin = {.type = CMD_CATALOG_REGISTER,
+                      .payload = bin_value,
+                      .payload_len = sizeof bin_value,
+                      .arg = 3};
+    round_trip(&bin);
+}
+
+static void malformed_catalog_commands_are_rejected(void **state)
+{
+    (void)state;
+    struct cmd reg = {.type = CMD_CATALOG_REGISTER,
+                      .payload = (const uint8_t *)reg_body,
+                      .payload_len = strlen(reg_body)};
+    size_t len;
+    uint8_t *buf = encode(&reg, &len);
+    for (size_t n = 0; n < len; n++) {
+        uint8_t *t = malloc(n ? n : 1);
+        assert_non_null(t);
+        memcpy(t, buf, n);
+        expect_invalid(t, n);
+        free(t);
+    }
+    /* Payload length past the end, or short of it (rest not padding). */
+    const uint64_t lens[] = {strlen(reg_body) + 8, UINT64_MAX,
+                             (uint64_t)1 << 32, strlen(reg_body) - 8, 0};
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        uint8_t saved[8];
+        memcpy(saved, buf + 16, 8);
+        for (int b = 0; b < 8; b++)
+            buf[16 + b] = (uint8_t)(lens[i] >> (8 * b));
+        expect_invalid(buf, len);
+        memcpy(buf + 16, saved, 8);
+    }
+    /* Non-zero padding after the payload. */
+    size_t pad_at = 16 + 8 + strlen(reg_body);
+    assert_true(pad_at < len);
+    buf[pad_at] = 1;
+    expect_invalid(buf, len);
+    buf[pad_at] = 0;
+    /* Ops on a catalog command. */
+    buf[4] = 1;
+    expect_invalid(buf, len);
+    buf[4] = 0;
+    /* A payload type without its payload section. */
+    uint8_t bare[16] = {1, CMD_CATALOG_DEREGISTER};
+    expect_invalid(bare, sizeof bare);
+    struct cmd d;
+    assert_int_equal(cmd_decode(buf, len, &d), 0);
+    cmd_clear(&d);
+    free(buf);
 }
 
 /* ---- Rejections ---- */
@@ -426,6 +528,9 @@ int main(void)
         cmocka_unit_test(commands_without_ops_round_trip),
         cmocka_unit_test(
             txn_with_binary_values_long_keys_and_sessions_round_trips),
+        cmocka_unit_test(catalog_payload_matches_the_documented_layout),
+        cmocka_unit_test(catalog_commands_round_trip),
+        cmocka_unit_test(malformed_catalog_commands_are_rejected),
         cmocka_unit_test(every_truncation_is_rejected),
         cmocka_unit_test(length_not_a_multiple_of_8_is_rejected),
         cmocka_unit_test(nonzero_padding_is_rejected),
