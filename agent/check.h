@@ -82,7 +82,8 @@ struct check_sm
 };
 
 /* Set the thresholds and the visible status, zero the counters. */
-void check_sm_init(struct check_sm *sm, unsigned success_before_passing,
+void check_sm_init(struct check_sm *sm,
+                   unsigned success_before_passing,
                    unsigned failures_before_warning,
                    unsigned failures_before_critical,
                    enum check_status initial);
@@ -93,13 +94,13 @@ void check_sm_init(struct check_sm *sm, unsigned success_before_passing,
  * unchanged: a new passing result still refreshes the output). Returns
  * false when the result is held back by a threshold: status and output
  * stay as they were. */
-bool check_sm_feed(struct check_sm *sm, enum check_status result,
+bool check_sm_feed(struct check_sm *sm,
+                   enum check_status result,
                    enum check_status *out);
 
 /* ---- definitions ----------------------------------------------------- */
 
-enum check_kind
-{
+enum check_kind {
     CHECK_KIND_TTL,
     CHECK_KIND_HTTP,
     CHECK_KIND_TCP,
@@ -130,11 +131,11 @@ struct check_def
     const char *id; /* for log lines only; may be NULL */
 
     /* HTTP */
-    const char *http;    /* URL (http:// or https://) */
-    const char *method;  /* NULL or "" = GET; sent as given */
+    const char *http;   /* URL (http:// or https://) */
+    const char *method; /* NULL or "" = GET; sent as given */
     const struct check_header *headers;
     size_t n_headers;
-    const char *body;    /* NULL or "" = no body */
+    const char *body; /* NULL or "" = no body */
     bool tls_skip_verify;
     bool disable_redirects; /* else up to 10 redirects, like Go */
 
@@ -183,9 +184,10 @@ struct check_env;
  * curl_global_init. NULL on out-of-memory or if curl cannot start. */
 struct check_env *check_env_new(uv_loop_t *loop);
 
-/* Free the env. Every check started on it must have been stopped; must not
- * be called from a check callback. Its handles close asynchronously: run
- * the loop afterwards so the memory is released. NULL is a no-op. */
+/* Free the env. Every check started on it must have been stopped (else it
+ * logs an error and leaks the env rather than free it under them); must
+ * not be called from a check callback. Its handles close asynchronously:
+ * run the loop afterwards so the memory is released. NULL is a no-op. */
 void check_env_free(struct check_env *env);
 
 /* Interval floor for checks started afterwards (default 1000 ms, Consul's;
@@ -204,7 +206,8 @@ void check_env_set_max_stagger(struct check_env *env, uint64_t max_ms);
  * (never with both unchanged). `output` is borrowed for the call. The
  * callback may call check_stop or check_ttl_update on this or any check,
  * and check_start; not check_env_free. */
-typedef void (*check_update_fn)(void *data, enum check_status st,
+typedef void (*check_update_fn)(void *data,
+                                enum check_status st,
                                 const char *output);
 
 struct check;
@@ -214,8 +217,10 @@ struct check;
  * changes. `cb` may be NULL (poll with check_get_status). Returns a new
  * check, to be ended with check_stop; NULL on out-of-memory or if
  * check_def_validate fails. */
-struct check *check_start(struct check_env *env, const struct check_def *def,
-                          check_update_fn cb, void *data);
+struct check *check_start(struct check_env *env,
+                          const struct check_def *def,
+                          check_update_fn cb,
+                          void *data);
 
 /* Stop at once: no callback runs after this returns, a probe in flight is
  * abandoned (a script's process group gets SIGKILL and is still reaped).
@@ -228,8 +233,7 @@ void check_stop(struct check *c);
  * does ("<first N bytes> ... (captured N of M bytes)"). The callback runs
  * before this returns if anything changed. Returns 0, or -EINVAL if `c`
  * is not a TTL check, -ENOMEM. */
-int check_ttl_update(struct check *c, enum check_status st,
-                     const char *output);
+int check_ttl_update(struct check *c, enum check_status st, const char *output);
 
 /* Current visible status and output (borrowed until the next change). */
 enum check_status check_get_status(const struct check *c);

@@ -53,7 +53,7 @@ struct http_probe
     CURL *easy;
     struct check__ring body;
     bool body_started;
-    char status[128];             /* Go's resp.Status, "" until a response */
+    char status[128]; /* Go's resp.Status, "" until a response */
     char addr[INET6_ADDRSTRLEN + 16]; /* last address connected to */
     char errbuf[CURL_ERROR_SIZE];
 };
@@ -97,7 +97,10 @@ static void sock_on_poll(uv_poll_t *h, int status, int events)
     env_drain(env);
 }
 
-static int env_on_socket(CURL *easy, curl_socket_t s, int what, void *userp,
+static int env_on_socket(CURL *easy,
+                         curl_socket_t s,
+                         int what,
+                         void *userp,
                          void *socketp)
 {
     struct check_env *env = userp;
@@ -206,41 +209,76 @@ void check__env_curl_free(struct check_env *env)
 static const char *http_status_text(long code)
 {
     switch (code) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 203: return "Non-Authoritative Information";
-    case 204: return "No Content";
-    case 205: return "Reset Content";
-    case 206: return "Partial Content";
-    case 300: return "Multiple Choices";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 418: return "I'm a teapot";
-    case 421: return "Misdirected Request";
-    case 422: return "Unprocessable Entity";
-    case 425: return "Too Early";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 203:
+        return "Non-Authoritative Information";
+    case 204:
+        return "No Content";
+    case 205:
+        return "Reset Content";
+    case 206:
+        return "Partial Content";
+    case 300:
+        return "Multiple Choices";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 303:
+        return "See Other";
+    case 304:
+        return "Not Modified";
+    case 307:
+        return "Temporary Redirect";
+    case 308:
+        return "Permanent Redirect";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 406:
+        return "Not Acceptable";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 410:
+        return "Gone";
+    case 418:
+        return "I'm a teapot";
+    case 421:
+        return "Misdirected Request";
+    case 422:
+        return "Unprocessable Entity";
+    case 425:
+        return "Too Early";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
     }
     return "";
 }
@@ -255,11 +293,26 @@ static char *go_quote(const char *s)
     *w++ = '"';
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         switch (*p) {
-        case '"': *w++ = '\\'; *w++ = '"'; break;
-        case '\\': *w++ = '\\'; *w++ = '\\'; break;
-        case '\n': *w++ = '\\'; *w++ = 'n'; break;
-        case '\r': *w++ = '\\'; *w++ = 'r'; break;
-        case '\t': *w++ = '\\'; *w++ = 't'; break;
+        case '"':
+            *w++ = '\\';
+            *w++ = '"';
+            break;
+        case '\\':
+            *w++ = '\\';
+            *w++ = '\\';
+            break;
+        case '\n':
+            *w++ = '\\';
+            *w++ = 'n';
+            break;
+        case '\r':
+            *w++ = '\\';
+            *w++ = 'r';
+            break;
+        case '\t':
+            *w++ = '\\';
+            *w++ = 't';
+            break;
         default:
             if (*p < 0x20 || *p == 0x7f) {
                 static const char hex[] = "0123456789abcdef";
@@ -340,8 +393,8 @@ static bool http_host_is_loopback(const char *url)
             if (pct)
                 *pct = '\0';
             static const unsigned char one[16] = {[15] = 1};
-            loop = inet_pton(AF_INET6, buf, bin) == 1 &&
-                   memcmp(bin, one, 16) == 0;
+            loop =
+                inet_pton(AF_INET6, buf, bin) == 1 && memcmp(bin, one, 16) == 0;
         }
         curl_free(host);
     }
@@ -458,7 +511,8 @@ static size_t http_on_header(char *buf, size_t size, size_t n, void *ud)
  * fork on the same loop: open them ourselves. Also remember the address,
  * for Go's "dial tcp <ip>:<port>: connect: ..." (curl leaves
  * CURLINFO_PRIMARY_IP empty when the connect fails). */
-static curl_socket_t http_on_open_socket(void *ud, curlsocktype purpose,
+static curl_socket_t http_on_open_socket(void *ud,
+                                         curlsocktype purpose,
                                          struct curl_sockaddr *a)
 {
     struct http_probe *p = ud;

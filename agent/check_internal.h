@@ -20,12 +20,12 @@ struct check_env
 {
     uv_loop_t *loop;
     CURLM *multi;
-    uv_timer_t curl_timer;      /* curl's CURLMOPT_TIMERFUNCTION */
-    struct check__sock *socks;  /* open poll handles, for check_env_free */
+    uv_timer_t curl_timer;     /* curl's CURLMOPT_TIMERFUNCTION */
+    struct check__sock *socks; /* open poll handles, for check_env_free */
     uint64_t min_interval_ms;
     uint64_t max_stagger_ms;
-    uint64_t rng;               /* xorshift64 state */
-    unsigned n_checks;          /* started and not stopped */
+    uint64_t rng;      /* xorshift64 state */
+    unsigned n_checks; /* started and not stopped */
 };
 
 struct check
@@ -33,38 +33,38 @@ struct check
     struct check_env *env; /* NULL once stopped */
     uv_loop_t *loop;
     enum check_kind kind;
-    char *id;              /* for logs, never NULL */
+    char *id; /* for logs, never NULL */
     check_update_fn cb;
     void *data;
 
-    struct check_sm sm;    /* thresholds (HTTP, TCP, script) */
+    struct check_sm sm;       /* thresholds (HTTP, TCP, script) */
     enum check_status status; /* visible status */
-    char *output;          /* visible output, never NULL */
+    char *output;             /* visible output, never NULL */
 
     uint64_t interval_ms;
     uint64_t timeout_ms;
     uint64_t ttl_ms;
     size_t output_max;
 
-    char *ttl_last;        /* TTL: last output set by an update */
+    char *ttl_last; /* TTL: last output set by an update */
 
     /* HTTP */
     char *http;
     char *method;
     char *body;
     struct curl_slist *hdrs;
-    char *hdr_error;       /* bad header: every probe fails with this */
+    char *hdr_error; /* bad header: every probe fails with this */
     bool tls_skip_verify;
     bool disable_redirects;
-    bool no_proxy;         /* loopback host: never via a proxy (as Go) */
+    bool no_proxy; /* loopback host: never via a proxy (as Go) */
 
-    char *tcp;             /* TCP */
-    char **argv;           /* script */
+    char *tcp;   /* TCP */
+    char **argv; /* script */
 
-    uv_timer_t timer;      /* stagger, interval or TTL */
-    uv_timer_t timeout;    /* probe deadline (TCP, script) */
-    void *probe;           /* kind-specific probe in flight, or NULL */
-    int open_handles;      /* timers not yet closed */
+    uv_timer_t timer;   /* stagger, interval or TTL */
+    uv_timer_t timeout; /* probe deadline (TCP, script) */
+    void *probe;        /* kind-specific probe in flight, or NULL */
+    int open_handles;   /* timers not yet closed */
     bool stopped;
 };
 
@@ -89,7 +89,8 @@ char *check__printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A probe finished (or timed out) with `result`: run the state machine and
  * report. `output` may be NULL on OOM (reported as ""). Does not schedule
  * the next probe. */
-void check__result(struct check *c, enum check_status result,
+void check__result(struct check *c,
+                   enum check_status result,
                    const char *output);
 
 /* The probe in flight is over: schedule the next one `interval` from now

@@ -282,6 +282,9 @@ static int runner_start(struct local *l, struct local_check *c)
     json_object *v;
     def.tls_skip_verify = json_object_object_get_ex(d, "TLSSkipVerify", &v) &&
                           json_object_get_boolean(v);
+    def.disable_redirects =
+        json_object_object_get_ex(d, "DisableRedirects", &v) &&
+        json_object_get_boolean(v);
     def.interval_ms = svcdef_ms(d, "Interval");
     def.timeout_ms = svcdef_ms(d, "Timeout");
     def.ttl_ms = svcdef_ms(d, "TTL");

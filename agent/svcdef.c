@@ -206,7 +206,7 @@ int svcdef_check(json_object *in, const char *service_id,
 {
     const char *id, *name, *notes, *status, *http, *tcp, *method, *body,
         *script, *sid;
-    bool tls_skip;
+    bool tls_skip, no_redirects;
     int64_t interval, timeout, ttl, dereg;
     int64_t sbp = 0, fbw = 0, fbc = 0, outmax = DEFAULT_OUTPUT_MAX;
     *check = NULL;
@@ -223,6 +223,8 @@ int svcdef_check(json_object *in, const char *service_id,
         get_string(in, "Script", NULL, &script, e) ||
         get_string(in, "ServiceID", "service_id", &sid, e) ||
         get_bool(in, "TLSSkipVerify", "tls_skip_verify", &tls_skip, e) ||
+        get_bool(in, "DisableRedirects", "disable_redirects", &no_redirects,
+                 e) ||
         get_duration(in, "Interval", NULL, &interval, e) ||
         get_duration(in, "Timeout", NULL, &timeout, e) ||
         get_duration(in, "TTL", NULL, &ttl, e) ||
@@ -335,6 +337,8 @@ int svcdef_check(json_object *in, const char *service_id,
     add_str(c, "Body", body);
     json_object_object_add(c, "TLSSkipVerify",
                            json_object_new_boolean(tls_skip));
+    json_object_object_add(c, "DisableRedirects",
+                           json_object_new_boolean(no_redirects));
     add_str(c, "TCP", tcp);
     json_object_object_add(c, "Args", args);
     add_duration(c, "DeregisterCriticalServiceAfter", dereg);

@@ -64,8 +64,6 @@
 
 #include "json.h"
 
-#define FILTER_ERR_PREFIX "Failed to create boolean expression evaluator: "
-
 /* Regex translation bounds (see the file comment). */
 #define RX_MAX_REPEAT 1000
 #define RX_MAX_NEST 32
@@ -2223,10 +2221,9 @@ struct filter *filter_parse(const char *expr, char *err, size_t errlen)
     if (len > FILTER_MAX_LEN) {
         if (err != NULL && errlen > 0)
             snprintf(err, errlen,
-                     FILTER_ERR_PREFIX
-                     "expression is %zu bytes "
-                     "long, the limit is %d",
-                     len, FILTER_MAX_LEN);
+                     "1:%d (%d): expression is %zu bytes long, the limit is "
+                     "%d",
+                     FILTER_MAX_LEN + 1, FILTER_MAX_LEN, len, FILTER_MAX_LEN);
         return NULL;
     }
     p.s = expr;
@@ -2259,8 +2256,8 @@ struct filter *filter_parse(const char *expr, char *err, size_t errlen)
                     col++;
                 }
             }
-            snprintf(err, errlen, FILTER_ERR_PREFIX "%zu:%zu (%zu): %s", line,
-                     col, p.err_pos, p.msg);
+            snprintf(err, errlen, "%zu:%zu (%zu): %s", line, col, p.err_pos,
+                     p.msg);
         }
         return NULL;
     }

@@ -3,8 +3,9 @@
  * json-c values.
  *
  * The HTTP layer parses the expression once per request (filter_parse),
- * answers 400 with the message if that fails, then keeps the elements of a
- * JSON response that match: filter_array for list responses,
+ * answers 400 with the message if that fails (Consul's text is "Failed to
+ * create boolean expression evaluator: " + the message), then keeps the
+ * elements of a JSON response that match: filter_array for list responses,
  * filter_object_values for map responses such as /v1/agent/services.
  *
  * Grammar (go-bexpr grammar/grammar.peg; keywords are lower case and
@@ -96,7 +97,8 @@ struct filter;
  * (filter_free), or NULL on a syntax error, an unsupported construct, an
  * invalid regular expression, an expression longer than FILTER_MAX_LEN or
  * nested deeper than FILTER_MAX_DEPTH, or out of memory. On NULL, if `err`
- * is not NULL, it holds a message for a 400 response in Consul's form:
+ * is not NULL, it holds bexpr's parser message, "1:12 (11): <reason>"
+ * (line:column, byte offset), which Consul wraps as the 400 body
  * "Failed to create boolean expression evaluator: 1:12 (11): <reason>"
  * (line:column, byte offset). An empty expression is rejected too; the
  * caller handles it, since bexpr.CreateFilter("") gives Consul a no-op

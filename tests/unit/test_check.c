@@ -108,7 +108,8 @@ static void sm_failures_before_critical_alone_skips_warning(void **state)
     assert_int_equal(sm.failures, 4);
 }
 
-static void sm_warning_threshold_below_critical_shows_warning_first(void **state)
+static void sm_warning_threshold_below_critical_shows_warning_first(
+    void **state)
 {
     (void)state;
     struct check_sm sm;
@@ -347,7 +348,7 @@ struct rec
     enum check_status st[64];
     enum check_status last;
     char out[16384];
-    uint64_t t_last; /* uv_hrtime of the last update */
+    uint64_t t_last;       /* uv_hrtime of the last update */
     struct check *stop_me; /* stop this check from the callback */
 };
 
@@ -360,7 +361,7 @@ static void rec_cb(void *data, enum check_status st, const char *output)
     r->last = st;
     snprintf(r->out, sizeof r->out, "%s", output);
     r->t_last = uv_hrtime();
-    if (getenv("CHECK_TEST_DEBUG"))
+    if (getenv("CHECK_TEST_DEBUG")) /* trace every update while debugging */
         fprintf(stderr, "update %s: %s\n", check_status_name(st), output);
     if (r->stop_me) {
         check_stop(r->stop_me);
@@ -387,7 +388,9 @@ static bool pred_count(void *arg)
     return w->r->n >= w->n;
 }
 
-static bool wait_status(struct fx *f, struct rec *r, enum check_status st,
+static bool wait_status(struct fx *f,
+                        struct rec *r,
+                        enum check_status st,
                         uint64_t ms)
 {
     struct want w = {r, st, 0};
@@ -411,12 +414,12 @@ struct srv
     uv_loop_t *loop;
     uv_tcp_t listener;
     bool listening;
-    int open;          /* handles not closed yet */
+    int open; /* handles not closed yet */
     int port;
-    int status;        /* answer with this status code ... */
+    int status; /* answer with this status code ... */
     const char *reason;
-    const char *body;  /* ... and this body */
-    bool hang;         /* never answer */
+    const char *body; /* ... and this body */
+    bool hang;        /* never answer */
     int requests;
     char last_req[8192];
     struct conn *conns;
@@ -610,7 +613,9 @@ static bool pred_requests(void *arg)
  * TTL
  * ====================================================================== */
 
-static struct check *start_ttl(struct fx *f, struct rec *r, uint64_t ttl_ms,
+static struct check *start_ttl(struct fx *f,
+                               struct rec *r,
+                               uint64_t ttl_ms,
                                size_t max)
 {
     struct check_def d;
@@ -651,8 +656,9 @@ static void ttl_expires_and_update_refreshes(void **state)
 
     /* It expires again, quoting the last output like Consul. */
     assert_true(wait_status(f, &r, CHECK_CRITICAL, 3000));
-    assert_string_equal(r.out, "TTL expired (last output before timeout "
-                               "follows): all good");
+    assert_string_equal(r.out,
+                        "TTL expired (last output before timeout "
+                        "follows): all good");
     assert_int_equal(r.n, 3);
 
     assert_int_equal(check_ttl_update(c, CHECK_WARNING, NULL), 0);
@@ -714,8 +720,10 @@ static void ttl_update_rejects_other_kinds(void **state)
  * HTTP
  * ====================================================================== */
 
-static struct check *start_http(struct fx *f, struct rec *r,
-                                struct check_def *d, const char *url)
+static struct check *start_http(struct fx *f,
+                                struct rec *r,
+                                struct check_def *d,
+                                const char *url)
 {
     d->http = url;
     if (!d->interval_ms)
@@ -874,11 +882,8 @@ static void http_sends_method_headers_and_body(void **state)
     srv_start(&s, &f->loop);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/put", s.port);
     struct check_header h[] = {
-        {"X-Token", "abc"},
-        {"X-Multi", "one"},
-        {"X-Multi", "two"},
-        {"X-Empty", ""},
-        {"User-Agent", "probe/1"},
+        {"X-Token", "abc"}, {"X-Multi", "one"},        {"X-Multi", "two"},
+        {"X-Empty", ""},    {"User-Agent", "probe/1"},
     };
     struct check_def d;
     check_def_init(&d, CHECK_KIND_HTTP);
@@ -920,7 +925,8 @@ static void http_defaults_get_with_consul_headers(void **state)
     assert_true(wait_status(f, &r, CHECK_PASSING, 3000));
     /* the redirect was followed to /final */
     assert_memory_equal(s.last_req, "GET /final HTTP/1.1\r\n", 21);
-    assert_non_null(strstr(s.last_req, "\r\nUser-Agent: Consul Health Check\r\n"));
+    assert_non_null(
+        strstr(s.last_req, "\r\nUser-Agent: Consul Health Check\r\n"));
     assert_int_equal(s.requests, 2);
     check_stop(c);
 
@@ -1106,7 +1112,9 @@ static void tcp_bad_address_is_critical(void **state)
  * Scripts
  * ====================================================================== */
 
-static struct check *start_sh(struct fx *f, struct rec *r, const char *cmd,
+static struct check *start_sh(struct fx *f,
+                              struct rec *r,
+                              const char *cmd,
                               struct check_def *d)
 {
     const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
@@ -1158,8 +1166,7 @@ static void script_output_merged_and_tail_kept(void **state)
     struct check_def d;
     check_def_init(&d, CHECK_KIND_SCRIPT);
     d.output_max_size = 8;
-    struct check *c =
-        start_sh(f, &r, "printf abcdefghij; printf XYZ >&2", &d);
+    struct check *c = start_sh(f, &r, "printf abcdefghij; printf XYZ >&2", &d);
     assert_true(wait_count(f, &r, 1, 5000));
     assert_int_equal(r.last, CHECK_PASSING);
     /* Consul: circular buffer of 8 bytes plus a note. */
@@ -1309,8 +1316,9 @@ static void script_missing_program_is_critical(void **state)
     assert_non_null(c);
     assert_true(wait_count(f, &r, 1, 3000));
     assert_int_equal(r.last, CHECK_CRITICAL);
-    assert_string_equal(r.out, "fork/exec /nonexistent/cairn-probe: no such "
-                               "file or directory");
+    assert_string_equal(r.out,
+                        "fork/exec /nonexistent/cairn-probe: no such "
+                        "file or directory");
     check_stop(c);
 
     const char *argv2[] = {"cairn-no-such-probe", "x", NULL};
@@ -1318,8 +1326,9 @@ static void script_missing_program_is_critical(void **state)
     c = check_start(f->env, &d, rec_cb, &r2);
     assert_non_null(c);
     assert_true(wait_count(f, &r2, 1, 3000));
-    assert_string_equal(r2.out, "exec: \"cairn-no-such-probe\": executable "
-                                "file not found in $PATH");
+    assert_string_equal(r2.out,
+                        "exec: \"cairn-no-such-probe\": executable "
+                        "file not found in $PATH");
     check_stop(c);
 }
 

@@ -125,7 +125,7 @@ static void eval_error(const char *expr, const char *doc, const char *want)
     filter_free(f);
 }
 
-/* A parse error whose message contains `want` (and Consul's prefix). */
+/* A parse error whose message contains `want` after its position. */
 static void parse_error(const char *expr, const char *want)
 {
     char err[512] = "";
@@ -134,9 +134,13 @@ static void parse_error(const char *expr, const char *want)
         filter_free(f);
         fail_msg("expected %s to be rejected", expr);
     }
-    if (strncmp(err, "Failed to create boolean expression evaluator: ",
-                strlen("Failed to create boolean expression evaluator: ")) != 0)
-        fail_msg("%s: message \"%s\" lacks the Consul prefix", expr, err);
+    /* bexpr's "line:column (offset): " before the reason */
+    unsigned line, col, off;
+    int used = 0;
+    if (sscanf(err, "%u:%u (%u): %n", &line, &col, &off, &used) != 3 ||
+        used == 0)
+        fail_msg("%s: message \"%s\" does not start with a position", expr,
+                 err);
     if (strstr(err, want) == NULL)
         fail_msg("%s: message \"%s\" lacks \"%s\"", expr, err, want);
 }
@@ -572,16 +576,17 @@ static void syntax_errors_name_their_position(void **state)
     char err[512];
     struct filter *f = filter_parse("Service.Port > 80", err, sizeof(err));
     assert_null(f);
-    assert_string_equal(
-        err,
-        "Failed to create boolean expression evaluator: 1:14 (13): no "
-        "match found, expected an operator after the selector: \"==\", "
-        "\"!=\", \"contains\", \"not contains\", \"in\", \"not in\", \"is "
-        "empty\", \"is not empty\", \"matches\" or \"not matches\"");
+    /* what http.c puts after "Failed to create boolean expression
+     * evaluator: " */
+    assert_string_equal(err,
+                        "1:14 (13): no match found, expected an operator "
+                        "after the selector: \"==\", \"!=\", \"contains\", "
+                        "\"not contains\", \"in\", \"not in\", \"is empty\", "
+                        "\"is not empty\", \"matches\" or \"not matches\"");
     /* line:column counts lines and characters, offset counts bytes */
     f = filter_parse("A == \"\u00e9\" and\n  B ~ c", err, sizeof(err));
     assert_null(f);
-    assert_non_null(strstr(err, ": 2:5 (18): "));
+    assert_int_equal(strncmp(err, "2:5 (18): ", 10), 0);
     /* a small buffer is still a terminated prefix */
     char small[16];
     assert_null(filter_parse("(", small, sizeof(small)));
