@@ -316,6 +316,10 @@ int svcdef_check(json_object *in, const char *service_id,
         interval = 1000000000LL; /* Consul raises intervals below 1 s */
     if (timeout <= 0)
         duration_parse(DEFAULT_TIMEOUT, &timeout);
+    /* Consul raises DeregisterCriticalServiceAfter below one minute to one
+     * minute (its reaper would not be faster anyway). */
+    if (dereg > 0 && dereg < 60000000000LL)
+        dereg = 60000000000LL;
 
     json_object *c = json_object_new_object();
     add_str(c, "CheckID", id);
