@@ -23,6 +23,7 @@
 #include "check.h"
 #include "http.h"
 #include "local.h"
+#include "member.h"
 #include "log.h"
 #include "raftnode.h"
 
@@ -285,6 +286,16 @@ static void raft_closed(void *data)
     log_info("agent", "shutdown complete");
 }
 
+static void member_closed(void *data)
+{
+    struct agent *a = data;
+    a->member = NULL;
+    if (a->raft)
+        raftnode_close(a->raft, raft_closed, a);
+    else
+        raft_closed(a);
+}
+
 static void http_stopped(void *data)
 {
     struct agent *a = data;
@@ -295,25 +306,41 @@ static void http_stopped(void *data)
     a->local = NULL;
     check_env_free(a->check_env);
     a->check_env = NULL;
-    if (a->raft)
-        raftnode_close(a->raft, raft_closed, a);
+    if (a->member)
+        member_close(a->member, member_closed, a);
     else
-        raft_closed(a);
+        member_closed(a);
 }
 
-static void agent_shutdown(struct agent *a)
+static void shutdown_continue(void *data)
+{
+    struct agent *a = data;
+    if (a->http)
+        http_stop(a->http, http_stopped, a);
+    else
+        http_stopped(a);
+}
+
+/* Shut down; with `leave`, first leave the cluster gracefully so the
+ * others mark this agent left rather than failed. */
+static void agent_shutdown(struct agent *a, bool leave)
 {
     if (a->stopping) {
         log_warn("agent", "second signal: exiting now");
         exit(1);
     }
     a->stopping = true;
-    log_info("agent", "shutting down");
+    log_info("agent", "shutting down%s", leave ? " (leaving the cluster)" : "");
     uv_timer_stop(&a->reap_timer);
-    if (a->http)
-        http_stop(a->http, http_stopped, a);
+    if (leave && a->member)
+        member_leave(a->member, shutdown_continue, a);
     else
-        http_stopped(a);
+        shutdown_continue(a);
+}
+
+void agent_leave(struct agent *a)
+{
+    agent_shutdown(a, true);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -326,7 +353,11 @@ static void on_signal(uv_signal_t *h, int signum)
         return;
     }
     log_info("agent", "caught signal %s", signum == SIGINT ? "SIGINT" : "SIGTERM");
-    agent_shutdown(a);
+    /* Consul: SIGINT leaves unless skip_leave_on_interrupt (servers skip by
+     * default), SIGTERM leaves only with leave_on_terminate (clients). */
+    bool leave = signum == SIGINT ? !a->cfg.skip_leave_on_interrupt
+                                  : a->cfg.leave_on_terminate;
+    agent_shutdown(a, leave);
 }
 
 /* --------------------------------------------------- tombstone reaping */
@@ -521,6 +552,11 @@ int agent_main(int argc, char **argv)
     if (a->ae == NULL)
         goto err_after_fsm;
     local_set_change_data(a->local, a->ae);
+    if (a->cfg.port_serf_lan > 0 &&
+        member_start(a, &a->member, err, sizeof err) != 0) {
+        fprintf(stderr, "==> %s\n", err);
+        goto err_after_fsm;
+    }
 
     char client[128];
     snprintf(client, sizeof client, "%s", a->cfg.client_addr);

@@ -19,6 +19,7 @@ struct http_server;
 struct local;
 struct check_env;
 struct ae;
+struct member;
 
 struct agent
 {
@@ -37,6 +38,7 @@ struct agent
     struct check_env *check_env; /* shared by every check runner */
     struct local *local;         /* this agent's services and checks */
     struct ae *ae;               /* anti-entropy: local state -> catalog */
+    struct member *member;       /* gossip membership */
     uv_signal_t sig_int, sig_term, sig_hup;
     uv_timer_t reap_timer;
     uint64_t started_ms;
@@ -52,6 +54,9 @@ int agent_main(int argc, char **argv);
  * level for now). A bad config leaves the running one in place. Returns 0
  * or -EINVAL with the reason in err. */
 int agent_reload(struct agent *a, char *err, size_t errlen);
+
+/* Leave the cluster gracefully, then shut down (PUT /v1/agent/leave). */
+void agent_leave(struct agent *a);
 
 /* Highest Raft index this agent has applied (the newest data it can
  * serve); never 0 once the store has data. */

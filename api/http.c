@@ -53,6 +53,13 @@ static const struct http_route routes[] = {
     {"/v1/status/peers", false, HTTP_GET, http_status_peers, BODY_DEFAULT},
     {"/v1/agent/self", false, HTTP_GET, http_agent_self, BODY_DEFAULT},
     {"/v1/agent/members", false, HTTP_GET, http_agent_members, BODY_DEFAULT},
+    {"/v1/agent/join/", true, HTTP_PUT, http_agent_join, BODY_DEFAULT},
+    {"/v1/agent/leave", false, HTTP_PUT, http_agent_leave, BODY_DEFAULT},
+    {"/v1/agent/force-leave/", true, HTTP_PUT, http_agent_force_leave,
+     BODY_DEFAULT},
+    {"/v1/operator/keyring", false,
+     HTTP_GET | HTTP_POST | HTTP_PUT | HTTP_DELETE, http_operator_keyring,
+     BODY_DEFAULT},
     {"/v1/agent/reload", false, HTTP_PUT, http_agent_reload, BODY_DEFAULT},
     {"/v1/agent/services", false, HTTP_GET, http_agent_services, BODY_DEFAULT},
     {"/v1/agent/service/register", false, HTTP_PUT,
@@ -592,6 +599,39 @@ void http_apply(struct http_req *r, const struct cmd *c)
     MHD_suspend_connection(r->conn);
 }
 
+struct http_token
+{
+    struct http_req *r; /* NULL once the request is gone */
+};
+
+struct http_token *http_wait(struct http_req *r)
+{
+    struct http_token *t = calloc(1, sizeof *t);
+    if (t == NULL) {
+        http_reply_text(r, 500, "out of memory");
+        return NULL;
+    }
+    t->r = r;
+    r->token = t;
+    r->srv->applying++;
+    r->suspended = true;
+    MHD_suspend_connection(r->conn);
+    return t;
+}
+
+void http_wake(struct http_token *t, int status)
+{
+    struct http_req *r = t->r;
+    free(t);
+    if (r == NULL)
+        return;
+    r->token = NULL;
+    r->srv->applying--;
+    r->applied_status = status;
+    r->phase = HTTP_PHASE_APPLIED;
+    resume(r);
+}
+
 void http_barrier(struct http_req *r)
 {
     int rv = raftnode_barrier(r->agent->raft, apply_cb, r, &r->pending);
@@ -677,6 +717,10 @@ static void req_free(struct http_req *r)
     park_release(r);
     if (r->pending) {
         raftnode_cancel(r->pending);
+        r->srv->applying--;
+    }
+    if (r->token) {
+        r->token->r = NULL;
         r->srv->applying--;
     }
     req_unlink(r->srv, r);
@@ -900,6 +944,13 @@ static void stop_finish(struct http_server *srv)
         } else if (r->pending) {
             raftnode_cancel(r->pending);
             r->pending = NULL;
+            srv->applying--;
+            r->applied_status = -ECANCELED;
+            r->phase = HTTP_PHASE_APPLIED;
+            resume(r);
+        } else if (r->token) {
+            r->token->r = NULL;
+            r->token = NULL;
             srv->applying--;
             r->applied_status = -ECANCELED;
             r->phase = HTTP_PHASE_APPLIED;

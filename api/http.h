@@ -96,6 +96,7 @@ struct http_req
     bool suspended;
     bool replied;             /* a response is queued: never call fn again */
     void *pending;            /* raftnode handle while applying */
+    struct http_token *token; /* while waiting in http_wait */
     struct http_req *prev, *next; /* all live requests, for shutdown */
 };
 
@@ -162,6 +163,16 @@ void http_barrier(struct http_req *r);
  * released); true otherwise. */
 bool http_filter(struct http_req *r, json_object **result);
 
+/* Generic asynchronous work: http_wait suspends the request and returns a
+ * token; whoever finishes the work calls http_wake(token, status) exactly
+ * once, which resumes the request with phase HTTP_PHASE_APPLIED and
+ * applied_status = status (the handler runs again). If the request went
+ * away meanwhile, http_wake only frees the token. NULL on out-of-memory
+ * (after a 500 reply). */
+struct http_token;
+struct http_token *http_wait(struct http_req *r);
+void http_wake(struct http_token *t, int status);
+
 /* For reads in default / consistent mode: false (and a 500 "No cluster
  * leader" reply) when this agent cannot serve them now. */
 bool http_check_leader(struct http_req *r);
@@ -202,5 +213,9 @@ void http_health_node(struct http_req *r);
 void http_health_checks(struct http_req *r);
 void http_health_service(struct http_req *r);
 void http_health_state(struct http_req *r);
+void http_agent_join(struct http_req *r);
+void http_agent_leave(struct http_req *r);
+void http_agent_force_leave(struct http_req *r);
+void http_operator_keyring(struct http_req *r);
 
 #endif

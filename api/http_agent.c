@@ -11,6 +11,7 @@
 #include "http.h"
 #include "json.h"
 #include "local.h"
+#include "member.h"
 #include "raftnode.h"
 #include "version.h"
 
@@ -115,7 +116,8 @@ void http_agent_self(struct http_req *r)
                            json_object_new_uint64(c->kv_max_value_size));
     json_object_object_add(o, "DebugConfig", dbg);
     json_object_object_add(o, "Coord", NULL);
-    json_object_object_add(o, "Member", member_json(a));
+    json_object_object_add(o, "Member", a->member ? member_self_json(a->member)
+                                                  : member_json(a));
 
     json_object *stats = json_object_new_object();
     json_object *agent = json_object_new_object();
@@ -154,6 +156,9 @@ void http_agent_self(struct http_req *r)
     stat_u64(kvs, "tombstones", kv_tombstones(a->fsm.kv));
     stat_u64(kvs, "index", kv_index(a->fsm.kv));
     json_object_object_add(stats, "kv", kvs);
+    if (a->member)
+        json_object_object_add(stats, "serf_lan",
+                               member_stats_json(a->member));
     json_object_object_add(o, "Stats", stats);
 
     json_object *meta = json_object_new_object();
@@ -162,13 +167,6 @@ void http_agent_self(struct http_req *r)
                                str(c->node_meta[i].value));
     json_object_object_add(o, "Meta", meta);
     http_reply_json(r, 200, o);
-}
-
-void http_agent_members(struct http_req *r)
-{
-    json_object *arr = json_object_new_array();
-    json_object_array_add(arr, member_json(r->agent));
-    http_reply_json(r, 200, arr);
 }
 
 void http_agent_reload(struct http_req *r)
