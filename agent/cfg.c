@@ -103,6 +103,7 @@ struct cfg_directive
 static int cfg_check_uuid(char *s, char *why, size_t whylen);
 static int cfg_check_datacenter(char *s, char *why, size_t whylen);
 static int cfg_check_encrypt(char *s, char *why, size_t whylen);
+static int cfg_check_profile(char *s, char *why, size_t whylen);
 
 #define F(field) offsetof(struct cfg, field)
 #define D_STR(k, fl, field, d, chk, o, h)                                     \
@@ -161,10 +162,10 @@ static const struct cfg_directive cfg_directives[] = {
           INT_MAX, 0, "servers to wait for before the first election"),
 
     /* addresses and ports */
-    D_STR("bind_addr", "bind", bind_addr, "0.0.0.0", NULL, CFG_D_INACTIVE,
+    D_STR("bind_addr", "bind", bind_addr, "0.0.0.0", NULL, 0,
           "cluster (gossip, RPC) address (default 0.0.0.0)"),
-    D_STR("advertise_addr", "advertise", advertise_addr, NULL, NULL,
-          CFG_D_INACTIVE, "address announced to the cluster"),
+    D_STR("advertise_addr", "advertise", advertise_addr, NULL, NULL, 0,
+          "address announced to the cluster"),
     D_STR("client_addr", "client", client_addr, "127.0.0.1", NULL, 0,
           "HTTP and DNS listen address (default 127.0.0.1)"),
     D_INT("ports.http", "http-port", port_http, "8500", 1, 65535,
@@ -173,7 +174,7 @@ static const struct cfg_directive cfg_directives[] = {
           CFG_D_DISABLE | CFG_D_INACTIVE,
           "DNS port (default 8600, -1 disables)"),
     D_INT("ports.serf_lan", "serf-lan-port", port_serf_lan, "8301", 1, 65535,
-          CFG_D_INACTIVE, "LAN gossip port (default 8301)"),
+          0, "LAN gossip port (default 8301)"),
     D_INT("ports.serf_wan", "serf-wan-port", port_serf_wan, "8302", 1, 65535,
           CFG_D_DISABLE | CFG_D_INACTIVE,
           "WAN gossip port (default 8302, -1 disables)"),
@@ -189,16 +190,31 @@ static const struct cfg_directive cfg_directives[] = {
     D_CONSUL("ports.proxy_*"),
 
     /* joining the cluster */
-    D_LIST("start_join", "join", join, CFG_D_INACTIVE,
-           "address to join at start"),
-    D_LIST("retry_join", "retry-join", retry_join, CFG_D_INACTIVE,
+    D_LIST("start_join", "join", join, 0, "address to join at start"),
+    D_LIST("retry_join", "retry-join", retry_join, 0,
            "address to join, retried until it works"),
-    D_DUR("retry_interval", "retry-interval", retry_interval_ms, "30s",
-          CFG_D_INACTIVE, "time between join attempts (default 30s)"),
-    D_INT("retry_max", "retry-max", retry_max, "0", 0, INT_MAX,
-          CFG_D_INACTIVE, "join attempts before giving up (0: forever)"),
+    D_DUR("retry_interval", "retry-interval", retry_interval_ms, "30s", 0,
+          "time between join attempts (default 30s)"),
+    D_INT("retry_max", "retry-max", retry_max, "0", 0, INT_MAX, 0,
+          "join attempts before giving up (0: forever)"),
     D_STR("encrypt", "encrypt", encrypt, NULL, cfg_check_encrypt,
-          CFG_D_INACTIVE | CFG_D_SECRET, "gossip encryption key (base64)"),
+          CFG_D_SECRET, "gossip encryption key (base64 of 32 bytes)"),
+    /* Gossip timing: Consul's gossip_lan block over cairn's profile (lan,
+     * wan or local); 0 keeps the profile's value. */
+    D_STR("gossip_profile", NULL, gossip_profile, "lan", cfg_check_profile,
+          0, NULL),
+    D_DUR("gossip_lan.probe_interval", NULL, gossip_probe_interval_ms, "0",
+          0, NULL),
+    D_DUR("gossip_lan.probe_timeout", NULL, gossip_probe_timeout_ms, "0", 0,
+          NULL),
+    D_DUR("gossip_lan.gossip_interval", NULL, gossip_interval_ms, "0", 0,
+          NULL),
+    D_INT("gossip_lan.gossip_nodes", NULL, gossip_nodes, "0", 0, 64, 0, NULL),
+    D_INT("gossip_lan.suspicion_mult", NULL, gossip_suspicion_mult, "0", 0,
+          64, 0, NULL),
+    D_INT("gossip_lan.retransmit_mult", NULL, gossip_retransmit_mult, "0", 0,
+          64, 0, NULL),
+    D_CONSUL("gossip_wan"),
     D_BOOL("encrypt_verify_incoming", NULL, encrypt_verify_incoming, "true",
            0, NULL),
     D_BOOL("encrypt_verify_outgoing", NULL, encrypt_verify_outgoing, "true",
@@ -510,6 +526,15 @@ static int cfg_check_datacenter(char *s, char *why, size_t whylen)
         }
     }
     return 0;
+}
+
+static int cfg_check_profile(char *s, char *why, size_t whylen)
+{
+    if (strcmp(s, "lan") == 0 || strcmp(s, "wan") == 0 ||
+        strcmp(s, "local") == 0)
+        return 0;
+    snprintf(why, whylen, "gossip_profile must be lan, wan or local");
+    return CFG_BAD_VALUE;
 }
 
 /* A gossip key: standard base64 (padded) of 16, 24 or 32 bytes. */

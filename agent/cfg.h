@@ -69,6 +69,15 @@ struct cfg
     char *encrypt;              /* base64 key or NULL */
     bool encrypt_verify_incoming;
     bool encrypt_verify_outgoing;
+    /* gossip timing: profile (lan/wan/local), then gossip_lan overrides
+     * (0 = the profile's value) */
+    char *gossip_profile;
+    uint64_t gossip_probe_interval_ms;
+    uint64_t gossip_probe_timeout_ms;
+    uint64_t gossip_interval_ms;
+    int gossip_nodes;
+    int gossip_suspicion_mult;
+    int gossip_retransmit_mult;
 
     /* behaviour */
     enum log_level log_level; /* info (debug in dev) */

@@ -600,6 +600,59 @@ static const struct cli_cmd cli_cmds[] = {
      "  For more examples, ask for subcommand help (cairn catalog nodes "
      "-h).",
      cli__catalog},
+    {"force-leave", "Forces a member of the cluster to enter the \"left\" state",
+     "Usage: cairn force-leave [options] name\n"
+     "\n"
+     "  Forces a member of a Cairn cluster to enter the \"left\" state. "
+     "Note\n"
+     "  that if the member is still actually alive, it will eventually "
+     "rejoin\n"
+     "  the cluster. This command is most useful for cleaning out "
+     "\"failed\" nodes\n"
+     "  that are never coming back. With -prune the member is removed from "
+     "the\n"
+     "  member list entirely.",
+     cli__force_leave},
+    {"join", "Tell the agent to join a cluster",
+     "Usage: cairn join [options] address ...\n"
+     "\n"
+     "  Tells a running Cairn agent (with \"cairn agent\") to join the "
+     "cluster\n"
+     "  by specifying at least one existing member (host or host:port; the "
+     "port\n"
+     "  defaults to the agent's LAN gossip port).",
+     cli__join},
+    {"keygen", "Generates a new encryption key",
+     "Usage: cairn keygen\n"
+     "\n"
+     "  Generates a new 32-byte encryption key that can be used to "
+     "configure the\n"
+     "  agent to encrypt traffic (-encrypt). The output of this command is "
+     "already\n"
+     "  in the proper format that the agent expects.",
+     cli__keygen},
+    {"keyring", "Manages gossip layer encryption keys",
+     "Usage: cairn keyring [options]\n"
+     "\n"
+     "  Manages encryption keys used for gossip messages. Gossip encryption "
+     "is\n"
+     "  optional. When enabled, this command may be used to examine active "
+     "encryption\n"
+     "  keys in the cluster, add new keys, and remove old ones. When "
+     "combined, this\n"
+     "  functionality provides the ability to perform key rotation "
+     "cluster-wide,\n"
+     "  without disrupting the cluster; -rotate does all of it in one "
+     "verified step:\n"
+     "\n"
+     "      $ cairn keyring -rotate=$(cairn keygen)\n"
+     "\n"
+     "  All variations of the keyring command return 0 if all nodes reply "
+     "and there\n"
+     "  are no errors. If any node fails to reply or reports failure, the "
+     "exit code\n"
+     "  will be 1.",
+     cli__keyring},
     {"kv delete", "Removes data from the KV store",
      "Usage: cairn kv delete [options] KEY_OR_PREFIX\n"
      "\n"
@@ -724,6 +777,12 @@ static const struct cli_cmd cli_cmds[] = {
      "\n"
      "      $ cairn kv put -cas -modify-index=844 config/redis/maxconns 5",
      cli__kv_put},
+    {"leave", "Gracefully leaves the Cairn cluster and shuts down",
+     "Usage: cairn leave [options]\n"
+     "\n"
+     "  Causes the agent to gracefully leave the Cairn cluster and "
+     "shutdown.",
+     cli__leave},
     {"maint", "Controls node or service maintenance mode",
      "Usage: cairn maint [options]", cli__maint},
     {"members", "Lists the members of a Cairn cluster",

@@ -1288,11 +1288,11 @@ static int cli_catalog_nodes(const struct cli_cmd *cmd, int argc, char **argv)
          "estimated round-trip time from that node. Passing \"_agent\" will "
          "use this agent's node for sorting."},
         {"node-meta", CLI_FLAG_STRING, &dummy, "key=value",
-         "Metadata to filter nodes with the given `key=value` pairs. This "
+         "Metadata to filter nodes with the given key=value pairs. This "
          "flag may be specified multiple times to filter on multiple "
          "sources of metadata."},
         {"service", CLI_FLAG_STRING, &service, "id or name",
-         "Service `id or name` to filter nodes. Only nodes which are "
+         "Service id or name to filter nodes. Only nodes which are "
          "providing the given service will be returned."},
     };
     int first;
@@ -1387,9 +1387,9 @@ static int cli_catalog_services(const struct cli_cmd *cmd,
     struct cli_multi multi[] = {{.name = "node-meta", .is_map = true}};
     const struct cli_flag flags[] = {
         {"node", CLI_FLAG_STRING, &node, "id or name",
-         "Node `id or name` for which to list services."},
+         "Node id or name for which to list services."},
         {"node-meta", CLI_FLAG_STRING, &dummy, "key=value",
-         "Metadata to filter nodes with the given `key=value` pairs. If "
+         "Metadata to filter nodes with the given key=value pairs. If "
          "specified, only services running on nodes matching the given "
          "metadata will be returned. This flag may be specified multiple "
          "times to filter on multiple sources of metadata."},

@@ -132,6 +132,57 @@ int cli__services(const struct cli_cmd *cmd, int argc, char **argv);
 int cli__catalog(const struct cli_cmd *cmd, int argc, char **argv);
 int cli__maint(const struct cli_cmd *cmd, int argc, char **argv);
 
+/* Cluster membership and gossip keyring commands (cli_member.c). */
+int cli__join(const struct cli_cmd *cmd, int argc, char **argv);
+int cli__leave(const struct cli_cmd *cmd, int argc, char **argv);
+int cli__force_leave(const struct cli_cmd *cmd, int argc, char **argv);
+int cli__keygen(const struct cli_cmd *cmd, int argc, char **argv);
+int cli__keyring(const struct cli_cmd *cmd, int argc, char **argv);
+
+/* A new gossip key: 32 random bytes from libsodium, standard base64 (44
+ * characters and a NUL) in out. 0, or -1 if libsodium cannot start. */
+int cli__keygen_key(char out[45]);
+
+/* `consul keyring -list` output after the "==> Gathering ..." line, for a
+ * /v1/operator/keyring answer (an array of KeyringResponse; NULL = none):
+ * per pool "\n<dc> (LAN):\n" ("WAN:"; " [segment]" or " [partition: p]"
+ * before the colon), its Messages as "  ===> from: msg\n" and its Keys
+ * (PrimaryKeys with `primary`) as "  KEY [count/NumNodes]\n", messages and
+ * keys sorted. New string, or NULL with a message in err. */
+char *cli__keyring_format(json_object *resp,
+                          bool primary,
+                          char *err,
+                          size_t errlen);
+
+/* Where a rotation to `key` stands in a /v1/operator/keyring answer. */
+struct cli_keyring_view
+{
+    long nodes;       /* NumNodes, summed over the pools */
+    long have;        /* Keys[key], summed */
+    long primary;     /* PrimaryKeys[key], summed */
+    size_t others;    /* entries in Keys other than key, summed */
+    bool all_have;    /* in every pool Keys[key] == NumNodes > 0 */
+    bool all_primary; /* in every pool PrimaryKeys[key] == NumNodes > 0 */
+    bool only;        /* in every pool key is the only key (and primary) */
+};
+
+/* Fill *v for `key` (base64 as the agent prints it). 0, or -1 with a
+ * message in err (not an array of objects, no pool at all). */
+int cli__keyring_view(json_object *resp,
+                      const char *key,
+                      struct cli_keyring_view *v,
+                      char *err,
+                      size_t errlen);
+
+/* How many alive members of a /v1/agent/members answer advertise (in the
+ * "kr" tag cairn agents publish: key IDs, primary first) anything but
+ * exactly `key`; their names, comma-separated, in names. Members without
+ * the tag are not counted. */
+size_t cli__keyring_stale_members(json_object *members,
+                                  const char *key,
+                                  char *names,
+                                  size_t len);
+
 /* A flag that may be given several times (-tag=a -tag=b, -meta=k=v). */
 #define CLI_MULTI_MAX 64
 struct cli_multi

@@ -878,7 +878,29 @@ int member_start(struct agent *a, struct member **out, char *err,
     }
 
     struct gossip_config gc;
-    gossip_config_init(&gc, GOSSIP_PROFILE_LAN);
+    enum gossip_profile prof = GOSSIP_PROFILE_LAN;
+    if (c->gossip_profile)
+        gossip_profile_parse(c->gossip_profile, &prof);
+    gossip_config_init(&gc, prof);
+    struct gossip_params *gp = &gc.params;
+    if (c->gossip_probe_interval_ms)
+        gp->probe_interval_ms = (uint32_t)c->gossip_probe_interval_ms;
+    if (c->gossip_probe_timeout_ms)
+        gp->probe_timeout_ms = (uint32_t)c->gossip_probe_timeout_ms;
+    if (c->gossip_interval_ms)
+        gp->gossip_interval_ms = (uint32_t)c->gossip_interval_ms;
+    if (c->gossip_nodes)
+        gp->gossip_nodes = (uint32_t)c->gossip_nodes;
+    if (c->gossip_suspicion_mult)
+        gp->suspicion_mult = (uint32_t)c->gossip_suspicion_mult;
+    if (c->gossip_retransmit_mult)
+        gp->retransmit_mult = (uint32_t)c->gossip_retransmit_mult;
+    if (gossip_params_validate(gp) != 0) {
+        snprintf(err, errlen, "gossip_lan: inconsistent values (e.g. "
+                              "probe_timeout must be below probe_interval)");
+        free(m);
+        return -EINVAL;
+    }
     node_id_bytes(a->node_id, &gc.id);
     gc.name = c->node_name;
     if (gossip_addr_parse(a->advertise, (uint16_t)c->port_serf_lan,

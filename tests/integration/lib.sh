@@ -18,6 +18,9 @@
 #                                 records a failure if it does not come up.
 #   agent_spawn NAME [flags...]   start without waiting (for startup-failure
 #                                 tests); agent_wait_exit NAME SECS sets AGENT_RC
+#   agent_start_client / agent_spawn_client NAME [flags...]   the same for a
+#                                 client agent (no -server/-bootstrap); ready
+#                                 once /v1/agent/self answers
 #   agent_restart NAME            agent_start with the flags of the last start
 #   agent_stop NAME               SIGTERM, bounded wait, then SIGKILL;
 #                                 sets AGENT_RC to the exit status
@@ -80,6 +83,7 @@ HTTP_HDR_FILE=$IT_TMP/.http_hdr
 HTTP_TIMEOUT=${HTTP_TIMEOUT:-15}
 
 declare -A A_PID A_HTTP A_RAFT A_SERF A_WAN A_SERVER A_DNS A_FLAGS
+declare -A A_ROLE   # "client" for agents started with agent_start_client
 IT_PIDS=()
 IT_PORTS=()
 
@@ -230,6 +234,8 @@ _agent_argv() {
     if [ "${1:-}" = -dev ]; then
         shift
         cmd+=(-dev)
+    elif [ "${A_ROLE[$name]:-}" = client ]; then
+        cmd+=(-data-dir "$(agent_data "$name")")
     else
         cmd+=(-server -bootstrap -data-dir "$(agent_data "$name")")
     fi
@@ -277,7 +283,11 @@ agent_wait_ready() {
     local name=$1 secs=${2:-10} i
     for (( i = 0; i < secs * 10; i++ )); do
         agent_alive "$name" || return 1
-        leader_ready "$name" && return 0
+        if [ "${A_ROLE[$name]:-}" = client ]; then
+            api_ready "$name" && return 0
+        else
+            leader_ready "$name" && return 0
+        fi
         sleep 0.1
     done
     return 1
@@ -295,6 +305,19 @@ $(tail -n 15 "$(agent_log "$name")" 2>/dev/null)"
     fi
     return 0
 }
+
+# api_ready NAME — GET /v1/agent/self answers 200 (a client has no leader).
+api_ready() {
+    [ "$(curl -s -m 2 -o /dev/null -w '%{http_code}' \
+        "http://127.0.0.1:${A_HTTP[$1]}/v1/agent/self" 2>/dev/null)" = 200 ]
+}
+
+# agent_start_client / agent_spawn_client NAME [flags...] — the same as
+# agent_start / agent_spawn for a client agent (no -server/-bootstrap, its
+# own data dir); ready once its HTTP API answers. agent_restart keeps the
+# role.
+agent_start_client() { A_ROLE[$1]=client; agent_start "$@"; }
+agent_spawn_client() { A_ROLE[$1]=client; agent_spawn "$@"; }
 
 agent_restart() {
     local name=$1
