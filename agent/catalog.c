@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sbuf.h"
 #include "json.h"
 #include "rbtree.h"
 
@@ -2032,39 +2033,6 @@ void catalog_pin_free(struct catalog_pin *p)
     free(p->nodes);
     free(p->names);
     free(p);
-}
-
-struct sbuf
-{
-    char *p;
-    size_t len, cap;
-    bool oom;
-};
-
-static void sbuf_put(struct sbuf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (p == NULL) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sbuf_puts(struct sbuf *b, const char *s)
-{
-    sbuf_put(b, s, strlen(s));
 }
 
 static void sbuf_u64(struct sbuf *b, const char *key, uint64_t v)

@@ -17,67 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sbuf.h"
 #include "json.h"
 
 /* -------------------------------------------------------------- strbuf */
-
-struct cli_buf
-{
-    char *p;
-    size_t len, cap;
-    bool oom;
-};
-
-static void cli_buf_put(struct cli_buf *b, const void *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (p == NULL) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void cli_buf_printf(struct cli_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void cli_buf_printf(struct cli_buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    char *s = NULL;
-
-    va_start(ap, fmt);
-    int n = vasprintf(&s, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        b->oom = true;
-        return;
-    }
-    cli_buf_put(b, s, (size_t)n);
-    free(s);
-}
-
-static char *cli_buf_take(struct cli_buf *b)
-{
-    if (b->oom) {
-        free(b->p);
-        return NULL;
-    }
-    if (b->p == NULL)
-        return calloc(1, 1);
-    return b->p;
-}
 
 /* ------------------------------------------------------------------ kv */
 
@@ -170,31 +113,31 @@ int cli__kv_pair_decode(json_object *o,
 
 char *cli__kv_detailed(const struct cli_kv_pair *p, bool base64, bool keys_only)
 {
-    struct cli_buf b = {0};
+    struct sbuf b = {0};
 
     /* tabwriter.NewWriter(w, 0, 2, 6, ' ', 0): the label column is the
      * widest label ("CreateIndex", 11) plus 6 of padding. */
-    cli_buf_printf(&b, "%-17s%" PRIu64 "\n", "CreateIndex", p->create_index);
-    cli_buf_printf(&b, "%-17s%" PRIu64 "\n", "Flags", p->flags);
-    cli_buf_printf(&b, "%-17s%s\n", "Key", p->key);
-    cli_buf_printf(&b, "%-17s%" PRIu64 "\n", "LockIndex", p->lock_index);
-    cli_buf_printf(&b, "%-17s%" PRIu64 "\n", "ModifyIndex", p->modify_index);
-    cli_buf_printf(&b, "%-17s%s\n", "Session",
+    sbuf_printf(&b, "%-17s%" PRIu64 "\n", "CreateIndex", p->create_index);
+    sbuf_printf(&b, "%-17s%" PRIu64 "\n", "Flags", p->flags);
+    sbuf_printf(&b, "%-17s%s\n", "Key", p->key);
+    sbuf_printf(&b, "%-17s%" PRIu64 "\n", "LockIndex", p->lock_index);
+    sbuf_printf(&b, "%-17s%" PRIu64 "\n", "ModifyIndex", p->modify_index);
+    sbuf_printf(&b, "%-17s%s\n", "Session",
                    p->session[0] ? p->session : "-");
     if (keys_only)
-        return cli_buf_take(&b);
-    cli_buf_printf(&b, "%-17s", "Value");
+        return sbuf_take(&b);
+    sbuf_printf(&b, "%-17s", "Value");
     if (base64) {
         char *s = b64_encode(p->value, p->value_len);
         if (s == NULL)
             b.oom = true;
         else
-            cli_buf_put(&b, s, strlen(s));
+            sbuf_put(&b, s, strlen(s));
         free(s);
     } else {
-        cli_buf_put(&b, p->value ? (const char *)p->value : "", p->value_len);
+        sbuf_put(&b, p->value ? (const char *)p->value : "", p->value_len);
     }
-    return cli_buf_take(&b);
+    return sbuf_take(&b);
 }
 
 char *cli__kv_export_json(json_object *pairs, char *err, size_t errlen)
@@ -293,7 +236,7 @@ static size_t cli_ncells(const char *line)
 char *cli__columnize(char *const *lines, size_t n)
 {
     size_t widths[32] = {0}, maxcols = 0;
-    struct cli_buf b = {0};
+    struct sbuf b = {0};
     const char *s;
     size_t len;
 
@@ -315,18 +258,18 @@ char *cli__columnize(char *const *lines, size_t n)
         if (nc > 32)
             nc = 32;
         if (i)
-            cli_buf_put(&b, "\n", 1);
+            sbuf_put(&b, "\n", 1);
         for (size_t c = 0; c < nc; c++) {
             cli_cell(lines[i], c, &s, &len);
-            cli_buf_put(&b, s, len);
+            sbuf_put(&b, s, len);
             if (c + 1 < nc) {
                 for (size_t k = cli_runes(s, len); k < widths[c]; k++)
-                    cli_buf_put(&b, " ", 1);
-                cli_buf_put(&b, "  ", 2);
+                    sbuf_put(&b, " ", 1);
+                sbuf_put(&b, "  ", 2);
             }
         }
     }
-    return cli_buf_take(&b);
+    return sbuf_take(&b);
 }
 
 /* ------------------------------------------------------------- members */
@@ -480,7 +423,7 @@ int cli__members_format(json_object *members,
     struct cli_member *ms = calloc(total ? total : 1, sizeof(*ms));
     size_t n = 0;
     char **lines = NULL;
-    struct cli_buf *tagbufs = NULL;
+    struct sbuf *tagbufs = NULL;
     rc = 1;
     if (ms == NULL)
         goto oom;
@@ -558,7 +501,7 @@ int cli__members_format(json_object *members,
         if (detailed) {
             qsort(m->tags, m->ntags, sizeof(*m->tags), cli_tag_cmp);
             for (size_t t = 0; t < m->ntags; t++)
-                cli_buf_printf(&tagbufs[i], "%s%s=%s", t ? "," : "",
+                sbuf_printf(&tagbufs[i], "%s%s=%s", t ? "," : "",
                                m->tags[t].key, m->tags[t].value);
             if (tagbufs[i].oom)
                 goto oom;

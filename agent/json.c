@@ -14,6 +14,7 @@
  * 0.10000000000000001) and it does not escape "<", ">", "&" as Go does. The
  * walk writes every scalar itself for the same reason.
  */
+#include "sbuf.h"
 #include "json.h"
 
 #include <errno.h>
@@ -27,45 +28,6 @@
 #include <sodium.h>
 
 /* ---------------------------------------------------------------- buffer */
-
-struct json_buf
-{
-    char *p;
-    size_t len;
-    size_t cap;
-    bool oom;
-};
-
-static void json_buf_put(struct json_buf *b, const void *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (p == NULL) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void json_buf_puts(struct json_buf *b, const char *s)
-{
-    json_buf_put(b, s, strlen(s));
-}
-
-static void json_buf_putc(struct json_buf *b, char c)
-{
-    json_buf_put(b, &c, 1);
-}
 
 /* --------------------------------------------------------------- parsing */
 
@@ -311,12 +273,12 @@ static size_t json_utf8_len(const unsigned char *s, size_t n)
 /* Go's encoding/json string encoder with HTML escaping (the default for
  * json.Marshal). \b and \f come out as \u0008 and \u000c as in the Go
  * releases Consul 1.10-1.17 were built with. */
-static void json_put_string(struct json_buf *b, const char *s, size_t n)
+static void json_put_string(struct sbuf *b, const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t start = 0, i = 0;
 
-    json_buf_putc(b, '"');
+    sbuf_putc(b, '"');
     while (i < n) {
         unsigned char c = u[i];
         const char *esc = NULL;
@@ -368,31 +330,31 @@ static void json_put_string(struct json_buf *b, const char *s, size_t n)
                 continue;
             }
         }
-        json_buf_put(b, s + start, i - start);
-        json_buf_puts(b, esc);
+        sbuf_put(b, s + start, i - start);
+        sbuf_puts(b, esc);
         i += step;
         start = i;
     }
-    json_buf_put(b, s + start, n - start);
-    json_buf_putc(b, '"');
+    sbuf_put(b, s + start, n - start);
+    sbuf_putc(b, '"');
 }
 
 /* Go's float64 encoding: shortest representation that round-trips, in %f
  * style for 1e-6 <= |d| < 1e21, else %e style with a 2-digit minimum
  * exponent except that "e-07" is cleaned to "e-7". NaN and infinities are
  * errors in Go; we print null. */
-static void json_put_double(struct json_buf *b, double d)
+static void json_put_double(struct sbuf *b, double d)
 {
     char tmp[40], digits[24], out[400];
     int prec, exp10;
     size_t nd = 0, o = 0;
 
     if (!isfinite(d)) {
-        json_buf_puts(b, "null");
+        sbuf_puts(b, "null");
         return;
     }
     if (d == 0) {
-        json_buf_puts(b, signbit(d) ? "-0" : "0");
+        sbuf_puts(b, signbit(d) ? "-0" : "0");
         return;
     }
     for (prec = 1; prec <= 17; prec++) {
@@ -444,17 +406,17 @@ static void json_put_double(struct json_buf *b, double d)
         memcpy(out + o, digits, nd);
         o += nd;
     }
-    json_buf_put(b, out, o);
+    sbuf_put(b, out, o);
 }
 
-static void json_put_newline(struct json_buf *b, const char *indent, int depth)
+static void json_put_newline(struct sbuf *b, const char *indent, int depth)
 {
-    json_buf_putc(b, '\n');
+    sbuf_putc(b, '\n');
     for (int i = 0; i < depth; i++)
-        json_buf_puts(b, indent);
+        sbuf_puts(b, indent);
 }
 
-static void json_put_value(struct json_buf *b,
+static void json_put_value(struct sbuf *b,
                            json_object *o,
                            const char *indent,
                            int depth)
@@ -463,10 +425,10 @@ static void json_put_value(struct json_buf *b,
 
     switch (json_object_get_type(o)) {
     case json_type_null:
-        json_buf_puts(b, "null");
+        sbuf_puts(b, "null");
         break;
     case json_type_boolean:
-        json_buf_puts(b, json_object_get_boolean(o) ? "true" : "false");
+        sbuf_puts(b, json_object_get_boolean(o) ? "true" : "false");
         break;
     case json_type_int: {
         /* json-c keeps either an int64 or a uint64; a negative int64
@@ -476,7 +438,7 @@ static void json_put_value(struct json_buf *b,
             snprintf(num, sizeof(num), "%" PRId64, i);
         else
             snprintf(num, sizeof(num), "%" PRIu64, json_object_get_uint64(o));
-        json_buf_puts(b, num);
+        sbuf_puts(b, num);
         break;
     }
     case json_type_double:
@@ -488,10 +450,10 @@ static void json_put_value(struct json_buf *b,
         break;
     case json_type_array: {
         size_t n = json_object_array_length(o);
-        json_buf_putc(b, '[');
+        sbuf_putc(b, '[');
         for (size_t i = 0; i < n; i++) {
             if (i)
-                json_buf_putc(b, ',');
+                sbuf_putc(b, ',');
             if (indent)
                 json_put_newline(b, indent, depth + 1);
             json_put_value(b, json_object_array_get_idx(o, i), indent,
@@ -499,26 +461,26 @@ static void json_put_value(struct json_buf *b,
         }
         if (indent && n)
             json_put_newline(b, indent, depth);
-        json_buf_putc(b, ']');
+        sbuf_putc(b, ']');
         break;
     }
     case json_type_object: {
         bool first = true;
-        json_buf_putc(b, '{');
+        sbuf_putc(b, '{');
         json_object_object_foreach(o, key, val)
         {
             if (!first)
-                json_buf_putc(b, ',');
+                sbuf_putc(b, ',');
             first = false;
             if (indent)
                 json_put_newline(b, indent, depth + 1);
             json_put_string(b, key, strlen(key));
-            json_buf_puts(b, indent ? ": " : ":");
+            sbuf_puts(b, indent ? ": " : ":");
             json_put_value(b, val, indent, depth + 1);
         }
         if (indent && !first)
             json_put_newline(b, indent, depth);
-        json_buf_putc(b, '}');
+        sbuf_putc(b, '}');
         break;
     }
     }
@@ -526,7 +488,7 @@ static void json_put_value(struct json_buf *b,
 
 char *json_dump_indent(json_object *o, const char *indent, size_t *len)
 {
-    struct json_buf b = {0};
+    struct sbuf b = {0};
 
     json_put_value(&b, o, indent, 0);
     if (b.oom) {
@@ -540,11 +502,11 @@ char *json_dump_indent(json_object *o, const char *indent, size_t *len)
 
 char *json_dump(json_object *o, bool pretty, size_t *len)
 {
-    struct json_buf b = {0};
+    struct sbuf b = {0};
 
     json_put_value(&b, o, pretty ? "    " : NULL, 0);
     if (pretty)
-        json_buf_putc(&b, '\n');
+        sbuf_putc(&b, '\n');
     if (b.oom) {
         free(b.p);
         return NULL;

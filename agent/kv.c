@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sbuf.h"
 #include "rbtree.h"
 
 struct kv_node
@@ -467,86 +468,45 @@ static bool kv_rune_printable(long r)
              (r >= 0xfff9 && r <= 0xfffb) || (r & 0xfffe) == 0xfffe);
 }
 
-struct kv_sbuf
-{
-    char *p;
-    size_t len, cap;
-    bool oom;
-};
-
-static void kv_sb_add(struct kv_sbuf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (p == NULL) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void kv_sb_printf(struct kv_sbuf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void kv_sb_printf(struct kv_sbuf *b, const char *fmt, ...)
-{
-    char tmp[64];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    assert(n >= 0 && (size_t)n < sizeof tmp);
-    kv_sb_add(b, tmp, (size_t)n);
-}
-
 /* Appends `s` quoted the way Go's %q (strconv.Quote) does. */
-static void kv_sb_quote(struct kv_sbuf *b, const char *s)
+static void kv_sb_quote(struct sbuf *b, const char *s)
 {
     const unsigned char *u = (const unsigned char *)(s != NULL ? s : "");
     size_t n = strlen((const char *)u);
-    kv_sb_add(b, "\"", 1);
+    sbuf_put(b, "\"", 1);
     for (size_t i = 0; i < n;) {
         size_t w;
         long r = kv_utf8_decode(u + i, n - i, &w);
         if (r < 0) {
-            kv_sb_printf(b, "\\x%02x", u[i]);
+            sbuf_printf(b, "\\x%02x", u[i]);
         } else if (r == '"' || r == '\\') {
             char esc[2] = {'\\', (char)r};
-            kv_sb_add(b, esc, 2);
+            sbuf_put(b, esc, 2);
         } else if (r >= 0x20 && r < 0x7f) {
-            kv_sb_add(b, (const char *)u + i, 1);
+            sbuf_put(b, (const char *)u + i, 1);
         } else if (r >= 0x80 && kv_rune_printable(r)) {
-            kv_sb_add(b, (const char *)u + i, w);
+            sbuf_put(b, (const char *)u + i, w);
         } else {
             switch (r) {
-            case '\a': kv_sb_add(b, "\\a", 2); break;
-            case '\b': kv_sb_add(b, "\\b", 2); break;
-            case '\f': kv_sb_add(b, "\\f", 2); break;
-            case '\n': kv_sb_add(b, "\\n", 2); break;
-            case '\r': kv_sb_add(b, "\\r", 2); break;
-            case '\t': kv_sb_add(b, "\\t", 2); break;
-            case '\v': kv_sb_add(b, "\\v", 2); break;
+            case '\a': sbuf_put(b, "\\a", 2); break;
+            case '\b': sbuf_put(b, "\\b", 2); break;
+            case '\f': sbuf_put(b, "\\f", 2); break;
+            case '\n': sbuf_put(b, "\\n", 2); break;
+            case '\r': sbuf_put(b, "\\r", 2); break;
+            case '\t': sbuf_put(b, "\\t", 2); break;
+            case '\v': sbuf_put(b, "\\v", 2); break;
             default:
                 if (r < 0x20 || r == 0x7f)
-                    kv_sb_printf(b, "\\x%02lx", r);
+                    sbuf_printf(b, "\\x%02lx", r);
                 else if (r < 0x10000)
-                    kv_sb_printf(b, "\\u%04lx", r);
+                    sbuf_printf(b, "\\u%04lx", r);
                 else
-                    kv_sb_printf(b, "\\U%08lx", r);
+                    sbuf_printf(b, "\\U%08lx", r);
             }
         }
         i += w;
     }
-    kv_sb_add(b, "\"", 1);
+    sbuf_put(b, "\"", 1);
 }
 
 /* Builds an error message from `fmt`, where %q takes a const char * (quoted
@@ -554,24 +514,24 @@ static void kv_sb_quote(struct kv_sbuf *b, const char *s)
  * or NULL on out-of-memory. */
 static char *kv_errf(const char *fmt, ...)
 {
-    struct kv_sbuf b = {0};
+    struct sbuf b = {0};
     va_list ap;
     va_start(ap, fmt);
     for (const char *f = fmt; *f != '\0'; f++) {
         if (*f != '%') {
-            kv_sb_add(&b, f, 1);
+            sbuf_put(&b, f, 1);
             continue;
         }
         f++;
         if (*f == 'q')
             kv_sb_quote(&b, va_arg(ap, const char *));
         else if (*f == 'u')
-            kv_sb_printf(&b, "%llu", (unsigned long long)va_arg(ap, uint64_t));
+            sbuf_printf(&b, "%llu", (unsigned long long)va_arg(ap, uint64_t));
         else
-            kv_sb_add(&b, "%", 1);
+            sbuf_put(&b, "%", 1);
     }
     va_end(ap);
-    kv_sb_add(&b, "", 0);
+    sbuf_put(&b, "", 0);
     if (b.oom) {
         free(b.p);
         return NULL;

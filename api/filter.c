@@ -62,6 +62,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sbuf.h"
 #include "json.h"
 
 /* Regex translation bounds (see the file comment). */
@@ -181,47 +182,8 @@ static void filter_node_free(struct filter_node *n)
 
 /* --------------------------------------------------------------- buffer */
 
-struct filter_buf
-{
-    char *p;
-    size_t len;
-    size_t cap;
-    bool oom;
-};
-
-static void filter_buf_put(struct filter_buf *b, const void *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (p == NULL) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void filter_buf_putc(struct filter_buf *b, char c)
-{
-    filter_buf_put(b, &c, 1);
-}
-
-static void filter_buf_puts(struct filter_buf *b, const char *s)
-{
-    filter_buf_put(b, s, strlen(s));
-}
-
 /* Append code point `cp` (valid, not a surrogate) as UTF-8. */
-static void filter_buf_put_utf8(struct filter_buf *b, uint32_t cp)
+static void filter_buf_put_utf8(struct sbuf *b, uint32_t cp)
 {
     char u[4];
     size_t n;
@@ -245,7 +207,7 @@ static void filter_buf_put_utf8(struct filter_buf *b, uint32_t cp)
         u[3] = (char)(0x80 | (cp & 0x3F));
         n = 4;
     }
-    filter_buf_put(b, u, n);
+    sbuf_put(b, u, n);
 }
 
 /* ------------------------------------------------- Go strconv readings */
@@ -558,7 +520,7 @@ static int filter_ctl_escape(char e, bool in_string)
  * strconv.Unquote does. Like bexpr's grammar, a double-quoted literal ends
  * at the first '"' (so \" cannot be written); a raw one drops CRs. */
 static bool filter_parse_string_body(struct filter_parser *p,
-                                     struct filter_buf *out)
+                                     struct sbuf *out)
 {
     size_t start = p->pos;
     char q = p->s[p->pos];
@@ -571,11 +533,11 @@ static bool filter_parse_string_body(struct filter_parser *p,
     }
     size_t n = (size_t)(end - body);
     p->pos = start + 1 + n + 1;
-    filter_buf_put(out, "", 0); /* an empty literal is "" (not NULL) */
+    sbuf_put(out, "", 0); /* an empty literal is "" (not NULL) */
     if (q == '`') {
         for (size_t i = 0; i < n; i++) {
             if (body[i] != '\r')
-                filter_buf_putc(out, body[i]);
+                sbuf_putc(out, body[i]);
         }
         goto done;
     }
@@ -589,7 +551,7 @@ static bool filter_parse_string_body(struct filter_parser *p,
             return false;
         }
         if (c != '\\') {
-            filter_buf_putc(out, c);
+            sbuf_putc(out, c);
             i++;
             continue;
         }
@@ -605,7 +567,7 @@ static bool filter_parse_string_body(struct filter_parser *p,
         int digits = e == 'x' ? 2 : e == 'u' ? 4 : e == 'U' ? 8 : 0;
         uint32_t cp = 0;
         if (ctl >= 0) {
-            filter_buf_putc(out, (char)ctl);
+            sbuf_putc(out, (char)ctl);
             i += 2;
             continue;
         }
@@ -615,7 +577,7 @@ static bool filter_parse_string_body(struct filter_parser *p,
                 body[i + 3] >= '0' && body[i + 3] <= '7' && e <= '3') {
                 cp = (uint32_t)((e - '0') * 64 + (body[i + 2] - '0') * 8 +
                                 (body[i + 3] - '0'));
-                filter_buf_putc(out, (char)cp);
+                sbuf_putc(out, (char)cp);
                 i += 4;
                 continue;
             }
@@ -648,7 +610,7 @@ static bool filter_parse_string_body(struct filter_parser *p,
             cp = cp * 16 + (uint32_t)h;
         }
         if (e == 'x') {
-            filter_buf_putc(out, (char)cp); /* a byte, not a rune */
+            sbuf_putc(out, (char)cp); /* a byte, not a rune */
         } else if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
             filter_perr(p, epos,
                         "invalid escape sequence in string literal "
@@ -668,7 +630,7 @@ done:
 }
 
 /* As above; on failure `out` is freed and zeroed. */
-static bool filter_parse_string(struct filter_parser *p, struct filter_buf *out)
+static bool filter_parse_string(struct filter_parser *p, struct sbuf *out)
 {
     if (filter_parse_string_body(p, out))
         return true;
@@ -687,7 +649,7 @@ static bool filter_parse_selector(struct filter_parser *p,
 
     for (bool first = true;; first = false) {
         enum filter_seg_kind kind;
-        struct filter_buf name = {0};
+        struct sbuf name = {0};
         size_t at = p->pos;
 
         if (first) {
@@ -732,11 +694,11 @@ static bool filter_parse_selector(struct filter_parser *p,
         if (kind == FILTER_SEG_NAME) {
             while (filter_is_ident(filter_cur(p)))
                 p->pos++;
-            filter_buf_put(&name, p->s + at, p->pos - at);
+            sbuf_put(&name, p->s + at, p->pos - at);
         } else if (kind == FILTER_SEG_INDEX) {
             while (filter_is_digit(filter_cur(p)))
                 p->pos++;
-            filter_buf_put(&name, p->s + at, p->pos - at);
+            sbuf_put(&name, p->s + at, p->pos - at);
         }
         if (n == cap) {
             size_t ncap = cap ? cap * 2 : 4;
@@ -772,7 +734,7 @@ static bool filter_parse_value(struct filter_parser *p,
                                const char *after,
                                struct filter_value *v)
 {
-    struct filter_buf raw = {0};
+    struct sbuf raw = {0};
     char c = filter_cur(p);
     size_t start = p->pos;
 
@@ -786,8 +748,8 @@ static bool filter_parse_value(struct filter_parser *p,
             return false;
         for (size_t i = 0; i < nsegs; i++) {
             if (i > 0)
-                filter_buf_putc(&raw, '.');
-            filter_buf_put(&raw, segs[i].name, segs[i].len);
+                sbuf_putc(&raw, '.');
+            sbuf_put(&raw, segs[i].name, segs[i].len);
         }
         filter_segs_free(segs, nsegs);
     } else if (c == '-' || filter_is_digit(c)) {
@@ -816,7 +778,7 @@ static bool filter_parse_value(struct filter_parser *p,
             filter_perr(p, start, "Invalid number literal");
             return false;
         }
-        filter_buf_put(&raw, p->s + start, p->pos - start);
+        sbuf_put(&raw, p->s + start, p->pos - start);
     } else if (c == '"' || c == '`') {
         if (!filter_parse_string(p, &raw))
             return false;
@@ -982,12 +944,12 @@ static bool filter_parse_selector_first(struct filter_parser *p,
         return true;
     /* bexpr's Value tries Selector first: the text, segments joined by
      * "." (Selector.String()). */
-    struct filter_buf raw = {0};
-    filter_buf_put(&raw, "", 0);
+    struct sbuf raw = {0};
+    sbuf_put(&raw, "", 0);
     for (size_t i = 0; i < m->nsegs; i++) {
         if (i > 0)
-            filter_buf_putc(&raw, '.');
-        filter_buf_put(&raw, m->segs[i].name, m->segs[i].len);
+            sbuf_putc(&raw, '.');
+        sbuf_put(&raw, m->segs[i].name, m->segs[i].len);
     }
     filter_segs_free(m->segs, m->nsegs);
     m->segs = NULL;
@@ -1242,7 +1204,7 @@ struct filter_rx
     const char *s;
     size_t n;
     size_t i;
-    struct filter_buf out;
+    struct sbuf out;
     bool dotall;
     size_t budget; /* what is left of RX_MAX_SIZE */
     int top;       /* open groups */
@@ -1288,8 +1250,8 @@ static void filter_rx_nonatom(struct filter_rx *rx)
 static int filter_rx_literal(struct filter_rx *rx, char c)
 {
     if (strchr(".[]()*+?{}|^$\\", c) != NULL)
-        filter_buf_putc(&rx->out, '\\');
-    filter_buf_putc(&rx->out, c);
+        sbuf_putc(&rx->out, '\\');
+    sbuf_putc(&rx->out, c);
     return filter_rx_atom(rx, 1);
 }
 
@@ -1390,7 +1352,7 @@ static const struct filter_perl_class *filter_perl_class(char e)
 /* One character inside [...] at rx->i: sets *ch to a single ASCII byte, or
  * appends a class (\d \s \w) to `items` and sets *ch = -1. */
 static int filter_rx_class_char(struct filter_rx *rx,
-                                struct filter_buf *items,
+                                struct sbuf *items,
                                 int *ch)
 {
     size_t at = rx->i;
@@ -1412,7 +1374,7 @@ static int filter_rx_class_char(struct filter_rx *rx,
     int ctl = filter_ctl_escape(e, false);
     *ch = -1;
     if (pc != NULL && !pc->neg) {
-        filter_buf_puts(items, pc->set);
+        sbuf_puts(items, pc->set);
         return 0;
     }
     if (ctl >= 0 || filter_is_punct(e)) {
@@ -1440,7 +1402,7 @@ static int filter_rx_bracket(struct filter_rx *rx)
     static const char *const classes[] = {"alnum", "alpha", "blank", "cntrl",
                                           "digit", "graph", "lower", "print",
                                           "punct", "space", "upper", "xdigit"};
-    struct filter_buf items = {0};
+    struct sbuf items = {0};
     size_t at = rx->i;
     bool neg = false, rb = false, lb = false, caret = false, dash = false;
     int rc = -1;
@@ -1476,14 +1438,14 @@ static int filter_rx_bracket(struct filter_rx *rx)
                      k++) {
                     if (strlen(classes[k]) == len &&
                         memcmp(classes[k], name, len) == 0) {
-                        filter_buf_puts(&items, "[:");
-                        filter_buf_put(&items, name, len);
-                        filter_buf_puts(&items, ":]");
+                        sbuf_puts(&items, "[:");
+                        sbuf_put(&items, name, len);
+                        sbuf_puts(&items, ":]");
                         ok = true;
                     }
                 }
                 if (len == 4 && memcmp(name, "word", 4) == 0) {
-                    filter_buf_puts(&items, "0-9A-Za-z_");
+                    sbuf_puts(&items, "0-9A-Za-z_");
                     ok = true;
                 }
                 if (!ok) {
@@ -1524,9 +1486,9 @@ static int filter_rx_bracket(struct filter_rx *rx)
                                "\"-\" or \"[\" is not supported");
                 goto out;
             }
-            filter_buf_putc(&items, (char)lo);
-            filter_buf_putc(&items, '-');
-            filter_buf_putc(&items, (char)hi);
+            sbuf_putc(&items, (char)lo);
+            sbuf_putc(&items, '-');
+            sbuf_putc(&items, (char)hi);
             continue;
         }
         switch (lo) {
@@ -1543,33 +1505,33 @@ static int filter_rx_bracket(struct filter_rx *rx)
             dash = true;
             break;
         default:
-            filter_buf_putc(&items, (char)lo);
+            sbuf_putc(&items, (char)lo);
             break;
         }
     }
     /* POSIX reads "]" literally only first, "-" only last, "^" anywhere
      * but first, and "[" anywhere it cannot start "[:", "[." or "[=". */
     if (!neg && !rb && items.len == 0 && !lb && caret && !dash) {
-        filter_buf_puts(&rx->out, "\\^");
+        sbuf_puts(&rx->out, "\\^");
     } else {
-        filter_buf_putc(&rx->out, '[');
+        sbuf_putc(&rx->out, '[');
         if (neg)
-            filter_buf_putc(&rx->out, '^');
+            sbuf_putc(&rx->out, '^');
         if (rb)
-            filter_buf_putc(&rx->out, ']');
+            sbuf_putc(&rx->out, ']');
         if (items.len > 0)
-            filter_buf_put(&rx->out, items.p, items.len);
+            sbuf_put(&rx->out, items.p, items.len);
         if (lb)
-            filter_buf_putc(&rx->out, '[');
+            sbuf_putc(&rx->out, '[');
         if (caret && !neg && !rb && items.len == 0 && !lb) {
-            filter_buf_puts(&rx->out, "-^"); /* dash is set here */
+            sbuf_puts(&rx->out, "-^"); /* dash is set here */
         } else {
             if (caret)
-                filter_buf_putc(&rx->out, '^');
+                sbuf_putc(&rx->out, '^');
             if (dash)
-                filter_buf_putc(&rx->out, '-');
+                sbuf_putc(&rx->out, '-');
         }
-        filter_buf_putc(&rx->out, ']');
+        sbuf_putc(&rx->out, ']');
     }
     rc = filter_rx_atom(rx, 1);
 out:
@@ -1645,9 +1607,9 @@ static int filter_rx_escape(struct filter_rx *rx, size_t at)
     int ctl = filter_ctl_escape(e, false);
 
     if (pc != NULL) {
-        filter_buf_puts(&rx->out, pc->neg ? "[^" : "[");
-        filter_buf_puts(&rx->out, pc->set);
-        filter_buf_putc(&rx->out, ']');
+        sbuf_puts(&rx->out, pc->neg ? "[^" : "[");
+        sbuf_puts(&rx->out, pc->set);
+        sbuf_putc(&rx->out, ']');
         return filter_rx_atom(rx, 1);
     }
     if (ctl >= 0 || filter_is_punct(e))
@@ -1655,7 +1617,7 @@ static int filter_rx_escape(struct filter_rx *rx, size_t at)
     if (e == 'b' || e == 'B' || e == 'A' || e == 'z') {
         /* glibc has \b and \B; RE2's \A and \z are ^ and $ without
          * REG_NEWLINE */
-        filter_buf_puts(&rx->out, e == 'b'   ? "\\b"
+        sbuf_puts(&rx->out, e == 'b'   ? "\\b"
                                   : e == 'B' ? "\\B"
                                   : e == 'A' ? "^"
                                              : "$");
@@ -1668,9 +1630,9 @@ static int filter_rx_escape(struct filter_rx *rx, size_t at)
             return -1;
         if (cp < 0x80)
             return filter_rx_literal(rx, (char)cp);
-        filter_buf_putc(&rx->out, '(');
+        sbuf_putc(&rx->out, '(');
         filter_buf_put_utf8(&rx->out, cp);
-        filter_buf_putc(&rx->out, ')');
+        sbuf_putc(&rx->out, ')');
         return filter_rx_atom(rx, 4);
     }
     return filter_rx_fail(rx, at,
@@ -1712,9 +1674,9 @@ static int filter_rx_translate(struct filter_rx *rx, int *cflags)
                                          rx->n - rx->i);
             if (len == 0)
                 return filter_rx_fail(rx, at, "invalid UTF-8");
-            filter_buf_putc(&rx->out, '(');
-            filter_buf_put(&rx->out, s + rx->i, len);
-            filter_buf_putc(&rx->out, ')');
+            sbuf_putc(&rx->out, '(');
+            sbuf_put(&rx->out, s + rx->i, len);
+            sbuf_putc(&rx->out, ')');
             rx->i += len;
             if (filter_rx_atom(rx, len) < 0)
                 return -1;
@@ -1727,7 +1689,7 @@ static int filter_rx_translate(struct filter_rx *rx, int *cflags)
                 return -1;
             continue;
         case '.':
-            filter_buf_puts(&rx->out, rx->dotall ? "." : "[^\n]");
+            sbuf_puts(&rx->out, rx->dotall ? "." : "[^\n]");
             if (filter_rx_atom(rx, 1) < 0)
                 return -1;
             continue;
@@ -1768,25 +1730,25 @@ static int filter_rx_translate(struct filter_rx *rx, int *cflags)
             rx->fr[rx->top].size = 0;
             rx->fr[rx->top].last = 0;
             rx->fr[rx->top].quantified = false;
-            filter_buf_putc(&rx->out, '(');
+            sbuf_putc(&rx->out, '(');
             continue;
         case ')': {
             if (rx->top == 0)
                 return filter_rx_fail(rx, at, "unexpected )");
             size_t size = rx->fr[rx->top].size ? rx->fr[rx->top].size : 1;
             rx->top--;
-            filter_buf_putc(&rx->out, ')');
+            sbuf_putc(&rx->out, ')');
             if (filter_rx_atom(rx, size) < 0)
                 return -1;
             continue;
         }
         case '|':
-            filter_buf_putc(&rx->out, '|');
+            sbuf_putc(&rx->out, '|');
             filter_rx_nonatom(rx);
             continue;
         case '^':
         case '$':
-            filter_buf_putc(&rx->out, (char)c);
+            sbuf_putc(&rx->out, (char)c);
             filter_rx_nonatom(rx);
             continue;
         case '*':
@@ -1794,7 +1756,7 @@ static int filter_rx_translate(struct filter_rx *rx, int *cflags)
         case '+':
             if (filter_rx_quantifier(rx, at, c == '+' ? 2 : 1) < 0)
                 return -1;
-            filter_buf_putc(&rx->out, (char)c);
+            sbuf_putc(&rx->out, (char)c);
             continue;
         case '{': {
             size_t end;
@@ -1811,7 +1773,7 @@ static int filter_rx_translate(struct filter_rx *rx, int *cflags)
                 return filter_rx_fail(rx, at, "invalid repeat count");
             rx->i = end;
             size_t copies = (size_t)(hi < 0 ? lo + 1 : hi);
-            filter_buf_put(&rx->out, s + at, end - at);
+            sbuf_put(&rx->out, s + at, end - at);
             if (filter_rx_quantifier(rx, at, copies ? copies : 1) < 0)
                 return -1;
             continue;
@@ -1825,7 +1787,7 @@ static int filter_rx_translate(struct filter_rx *rx, int *cflags)
     if (rx->top != 0)
         return filter_rx_fail(rx, rx->n, "missing closing )");
     if (rx->out.len == 0)
-        filter_buf_puts(&rx->out, "()"); /* empty pattern matches all */
+        sbuf_puts(&rx->out, "()"); /* empty pattern matches all */
     return 0;
 }
 
