@@ -600,7 +600,8 @@ static const struct cli_cmd cli_cmds[] = {
      "  For more examples, ask for subcommand help (cairn catalog nodes "
      "-h).",
      cli__catalog},
-    {"force-leave", "Forces a member of the cluster to enter the \"left\" state",
+    {"force-leave",
+     "Forces a member of the cluster to enter the \"left\" state",
      "Usage: cairn force-leave [options] name\n"
      "\n"
      "  Forces a member of a Cairn cluster to enter the \"left\" state. "

@@ -3,13 +3,13 @@
 # Idempotent: checks with dpkg-query first and calls apt-get only for what is
 # missing, so a second run costs a fraction of a second.
 #   scripts/deps.sh            build + test dependencies
-#   scripts/deps.sh bench      also what bench/ needs (wrk, etcd)
+#   scripts/deps.sh bench      also what bench/ needs (wrk, etcd, perl)
 set -eu
 pkgs="build-essential pkg-config libuv1-dev libmicrohttpd-dev libsodium-dev
 libyaml-dev libcmocka-dev libraft-dev libcurl4-openssl-dev libjson-c-dev
 libbsd-dev curl dnsutils procps iproute2 python3"
 if [ "${1:-}" = bench ]; then
-    pkgs="$pkgs wrk etcd-server etcd-client"
+    pkgs="$pkgs wrk etcd-server etcd-client perl"
 fi
 missing=""
 for p in $pkgs; do
