@@ -278,6 +278,7 @@ static void handle_closed(uv_handle_t *h)
 static void raft_closed(void *data)
 {
     struct agent *a = data;
+    a->closed_raft = a->raft; /* freed after the loop (raftnode_free) */
     a->raft = NULL;
     uv_close((uv_handle_t *)&a->sig_int, handle_closed);
     uv_close((uv_handle_t *)&a->sig_term, handle_closed);
@@ -585,6 +586,7 @@ int agent_main(int argc, char **argv)
     uv_timer_start(&a->reap_timer, reap_tick, REAP_TICK_MS, REAP_TICK_MS);
 
     uv_run(a->loop, UV_RUN_DEFAULT);
+    raftnode_free(a->closed_raft, a->loop);
 
     uv_loop_close(a->loop);
     free(a->loop);

@@ -34,6 +34,7 @@ struct agent
     char raft_addr[96];   /* advertise:ports.raft */
     struct fsm fsm;
     struct raftnode *raft;
+    struct raftnode *closed_raft; /* after shutdown, until the loop ends */
     struct http_server *http;
     struct check_env *check_env; /* shared by every check runner */
     struct local *local;         /* this agent's services and checks */

@@ -105,6 +105,11 @@ struct catalog
     struct name_tree names;
     size_t n_nodes, n_services, n_checks;
     uint64_t index, nodes_index, services_index, checks_index;
+    /* catalog_services' answer, kept until the services table changes:
+     * with 10,000 instances building it costs ~20 ms, and it is the feed
+     * every Prometheus and consul-template polls. */
+    json_object *services_cache;
+    uint64_t services_cache_index;
     catalog_change_cb change_cb;
     void *change_data;
 };
@@ -333,6 +338,7 @@ void catalog_free(struct catalog *c)
     if (c == NULL)
         return;
     content_free(&c->nodes, &c->names);
+    json_object_put(c->services_cache);
     free(c);
 }
 
@@ -1540,7 +1546,23 @@ static int tag_cmp(const void *a, const void *b)
                   json_object_get_string(*(json_object *const *)b));
 }
 
+static json_object *services_build(const struct catalog *c, uint64_t *index);
+
 json_object *catalog_services(const struct catalog *c, uint64_t *index)
+{
+    /* The cache is not part of the catalog's value: const-ness holds. */
+    struct catalog *mc = (struct catalog *)c;
+    if (mc->services_cache == NULL ||
+        mc->services_cache_index != c->services_index) {
+        json_object_put(mc->services_cache);
+        mc->services_cache = services_build(c, NULL);
+        mc->services_cache_index = c->services_index;
+    }
+    set_index(index, or_any(c, c->services_index));
+    return mc->services_cache ? json_object_get(mc->services_cache) : NULL;
+}
+
+static json_object *services_build(const struct catalog *c, uint64_t *index)
 {
     struct svc_ref *refs = calloc(c->n_services + 1, sizeof *refs);
     json_object **tags = NULL;
@@ -2283,6 +2305,8 @@ int catalog_restore(struct catalog *c, const char *buf, size_t len)
     c->index = tmp->index;
     c->nodes_index = tmp->nodes_index;
     c->services_index = tmp->services_index;
+    json_object_put(c->services_cache); /* content replaced wholesale */
+    c->services_cache = NULL;
     c->checks_index = tmp->checks_index;
     tmp->nodes = old.nodes;
     tmp->names = old.names;

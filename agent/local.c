@@ -62,8 +62,18 @@ struct pwrite
     uv_work_t work;
     char *path;
     char *data; /* NULL: unlink */
+    uint64_t seq;
     struct pwrite *next;
     struct local *l;
+};
+
+/* Someone waiting for every write up to `seq` to be on disk. */
+struct pwaiter
+{
+    uint64_t seq;
+    void (*cb)(void *data);
+    void *data;
+    struct pwaiter *next;
 };
 
 struct local
@@ -80,6 +90,9 @@ struct local
     void *data;
     struct pwrite *pw_head, *pw_tail; /* queued writes */
     bool pw_running;
+    uint64_t pw_queued; /* sequence of the last write queued */
+    uint64_t pw_done;   /* every write up to this one is on disk */
+    struct pwaiter *pw_waiters;
     bool freeing;
 };
 
@@ -106,15 +119,33 @@ static void pw_run(uv_work_t *w)
 
 static void pw_next(struct local *l);
 
+/* Fire the waiters whose writes are all on disk. */
+static void pw_notify(struct local *l)
+{
+    struct pwaiter **pp = &l->pw_waiters;
+    while (*pp) {
+        struct pwaiter *w = *pp;
+        if (w->seq > l->pw_done) {
+            pp = &w->next;
+            continue;
+        }
+        *pp = w->next;
+        w->cb(w->data);
+        free(w);
+    }
+}
+
 static void pw_done(uv_work_t *w, int status)
 {
     struct pwrite *p = w->data;
     struct local *l = p->l;
     (void)status;
     l->pw_running = false;
+    l->pw_done = p->seq;
     free(p->path);
     free(p->data);
     free(p);
+    pw_notify(l);
     if (l->freeing && l->pw_head == NULL) {
         free(l->dir);
         free(l);
@@ -171,12 +202,28 @@ static void persist(struct local *l, const char *kind, const char *id,
         free(p);
         return;
     }
+    p->seq = ++l->pw_queued;
     if (l->pw_tail)
         l->pw_tail->next = p;
     else
         l->pw_head = p;
     l->pw_tail = p;
     pw_next(l);
+}
+
+int local_sync_wait(struct local *l, void (*cb)(void *data), void *data)
+{
+    if (l->pw_done >= l->pw_queued)
+        return 1;
+    struct pwaiter *w = malloc(sizeof *w);
+    if (w == NULL)
+        return -ENOMEM;
+    w->seq = l->pw_queued;
+    w->cb = cb;
+    w->data = data;
+    w->next = l->pw_waiters;
+    l->pw_waiters = w;
+    return 0;
 }
 
 /* --------------------------------------------------------------- change */
@@ -970,6 +1017,10 @@ void local_free(struct local *l)
         free(id);
     watch_hub_free(l->watch);
     l->watch = NULL;
+    /* Waiters are told now (their requests are being answered or dropped
+     * by the HTTP shutdown); queued writes still finish. */
+    l->pw_done = l->pw_queued;
+    pw_notify(l);
     /* Writes still queued or running finish first; the last one frees. */
     if (l->pw_running || l->pw_head) {
         l->freeing = true;

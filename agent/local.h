@@ -103,6 +103,13 @@ int local_sync_config(struct local *l, json_object *services,
                       json_object *checks, const struct svcdef_policy *pol,
                       struct svcdef_err *e);
 
+/* Durability of API registrations: returns 1 when every change made so
+ * far is on disk (fsynced), else 0 and calls cb(data) once it is (or when
+ * the local state is freed). -ENOMEM: cb never runs. The agent answers a
+ * registration only after this, as Consul does, so an acknowledged
+ * registration survives kill -9. */
+int local_sync_wait(struct local *l, void (*cb)(void *data), void *data);
+
 /* Lookup and ordered iteration (by ID). Borrowed. */
 struct local_service *local_service(struct local *l, const char *id);
 struct local_check *local_check(struct local *l, const char *id);

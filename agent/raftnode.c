@@ -26,6 +26,7 @@ struct raftnode
     uv_loop_t *loop;
     unsigned async_inflight; /* snapshot work items on the thread pool */
     bool closing;
+    unsigned close_polls;
     void (*close_cb)(void *);
     void *close_data;
 };
@@ -70,8 +71,7 @@ static void async_job_done(uv_work_t *w, int status)
     struct raftnode *rn = j->rn;
     j->cb(j->req, status == UV_ECANCELED ? RAFT_CANCELED : j->status);
     free(j);
-    if (--rn->async_inflight == 0 && rn->closing)
-        raft_really_close(rn);
+    rn->async_inflight--;
 }
 
 static int io_async_work(struct raft_io *io, struct raft_io_async_work *req,
@@ -228,24 +228,62 @@ err_after_alloc:
 static void tick_closed(uv_handle_t *h)
 {
     struct raftnode *rn = h->data;
-    void (*cb)(void *) = rn->close_cb;
-    void *data = rn->close_data;
-    raft_uv_close(&rn->io);
-    raft_uv_tcp_close(&rn->transport);
-    free(rn);
-    if (cb)
-        cb(data);
+    if (rn->close_cb)
+        rn->close_cb(rn->close_data);
 }
 
+/* c-raft 0.15's libuv backend can run raft's internal close callback a
+ * second time after the first (seen under ASan with thousands of entries
+ * written at shutdown: raft's address string freed twice; libraft itself
+ * is not instrumented, so the stray reads of the closed raft go unseen).
+ * That callback frees r->address, the log and the configuration, then
+ * calls ours. So, once ours runs, the raft struct is zeroed (a repeat then
+ * frees NULLs and calls no callback), and the raft memory and the I/O
+ * backend are released only after the loop has stopped (raftnode_free). */
 static void raft_closed(struct raft *r)
 {
     struct raftnode *rn = (struct raftnode *)r;
+    memset(&rn->raft, 0, sizeof rn->raft);
     uv_close((uv_handle_t *)&rn->tick, tick_closed);
+}
+
+void raftnode_free(struct raftnode *rn, uv_loop_t *loop)
+{
+    if (rn == NULL)
+        return;
+    raft_uv_close(&rn->io);
+    raft_uv_tcp_close(&rn->transport);
+    uv_run(loop, UV_RUN_DEFAULT); /* let anything they closed finish */
+    free(rn);
 }
 
 static void raft_really_close(struct raftnode *rn)
 {
     raft_close(&rn->raft, raft_closed);
+}
+
+/* Raft I/O still in progress: entries being written, a snapshot being
+ * taken or stored, snapshot work on the thread pool. */
+static bool raft_busy(struct raftnode *rn)
+{
+    struct raft *r = &rn->raft;
+    return rn->async_inflight > 0 || r->snapshot.pending.term != 0 ||
+           r->last_stored < raft_last_index(r);
+}
+
+/* c-raft 0.15 runs its close callback twice (a double free of the raft
+ * address, seen under ASan with thousands of services registered) when
+ * raft_close lands while its I/O is in flight. Nothing proposes entries
+ * any more when we get here (HTTP, anti-entropy and membership are
+ * closed), so close waits for that I/O to drain: polling every 10 ms, at
+ * most 10 s. */
+static void close_wait_cb(uv_timer_t *t)
+{
+    struct raftnode *rn = t->data;
+    if (raft_busy(rn) && ++rn->close_polls < 1000)
+        return;
+    uv_timer_stop(&rn->tick);
+    raft_really_close(rn);
 }
 
 void raftnode_close(struct raftnode *rn, void (*cb)(void *data), void *data)
@@ -254,10 +292,12 @@ void raftnode_close(struct raftnode *rn, void (*cb)(void *data), void *data)
     rn->close_data = data;
     rn->closing = true;
     uv_timer_stop(&rn->tick);
-    /* A snapshot being serialised on the thread pool reports back into
-     * raft; close only once it has. */
-    if (rn->async_inflight == 0)
+    if (!raft_busy(rn)) {
         raft_really_close(rn);
+        return;
+    }
+    log_info("raft", "waiting for raft I/O in progress before closing");
+    uv_timer_start(&rn->tick, close_wait_cb, 10, 10);
 }
 
 static void apply_done(struct raft_apply *req, int status, void *result)

@@ -41,9 +41,12 @@ int raftnode_start(struct raftnode **out, uv_loop_t *loop, struct fsm *fsm,
                    const struct raftnode_options *opt, char *err,
                    size_t errlen);
 
-/* Stop raft: pending applies complete with an error; `cb` runs when every
- * handle is closed and the node is freed. */
+/* Stop raft: pending applies complete with an error; `cb` runs when raft
+ * has closed. The memory stays until raftnode_free, which must be called
+ * after the loop has stopped (see raftnode.c on c-raft's close). */
 void raftnode_close(struct raftnode *rn, void (*cb)(void *data), void *data);
+/* Release a closed node; runs the loop once more to finish closing. */
+void raftnode_free(struct raftnode *rn, uv_loop_t *loop);
 
 /* Called when a proposed command has been applied (status 0, `res` valid
  * only during the call) or failed (status = c-raft error code, res NULL). */

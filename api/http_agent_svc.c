@@ -41,6 +41,39 @@ static json_object *body_json(struct http_req *r)
     return o;
 }
 
+static void persisted_cb(void *data)
+{
+    http_wake(data, 0);
+}
+
+/* Answer 200 once the change just made is on disk (local_sync_wait): an
+ * acknowledged registration survives kill -9, as in Consul. */
+static void reply_when_persisted(struct http_req *r)
+{
+    struct http_token *t = http_wait(r);
+    if (t == NULL)
+        return;
+    int rv = local_sync_wait(r->agent->local, persisted_cb, t);
+    if (rv != 0)
+        http_wake(t, rv == 1 ? 0 : rv);
+}
+
+/* Second pass of a write handler, after reply_when_persisted. Returns
+ * true when it answered. */
+static bool answered_after_persist(struct http_req *r)
+{
+    if (r->phase != HTTP_PHASE_APPLIED)
+        return false;
+    if (r->applied_status == 0)
+        http_reply_empty(r, 200);
+    else
+        http_reply_text(r, 500, "%s",
+                        r->applied_status == -ECANCELED
+                            ? "agent is shutting down"
+                            : "could not persist the registration");
+    return true;
+}
+
 static void reply_svcdef_err(struct http_req *r, const struct svcdef_err *e)
 {
     http_reply_text(r, e->status ? e->status : 400, "%s", e->msg);
@@ -85,6 +118,8 @@ void http_agent_service(struct http_req *r)
 void http_agent_service_register(struct http_req *r)
 {
     struct agent *a = r->agent;
+    if (answered_after_persist(r))
+        return;
     const char *rec = http_arg(r, "replace-existing-checks");
     if (rec && *rec && strcmp(rec, "true") != 0 && strcmp(rec, "false") != 0) {
         http_reply_text(r, 400, "Invalid value for replace-existing-checks");
@@ -108,13 +143,15 @@ void http_agent_service_register(struct http_req *r)
         http_reply_error(r, rv, "register");
         return;
     }
-    http_reply_empty(r, 200);
+    reply_when_persisted(r);
 }
 
 void http_agent_service_deregister(struct http_req *r)
 {
+    if (answered_after_persist(r))
+        return;
     local_remove_service(r->agent->local, r->rest);
-    http_reply_empty(r, 200);
+    reply_when_persisted(r);
 }
 
 /* ?enable=true|false, spec 2.5/2.9. Returns 1/0, or -1 after replying. */
@@ -139,6 +176,8 @@ static int enable_arg(struct http_req *r)
 
 void http_agent_service_maintenance(struct http_req *r)
 {
+    if (answered_after_persist(r))
+        return;
     int en = enable_arg(r);
     if (en < 0)
         return;
@@ -147,16 +186,18 @@ void http_agent_service_maintenance(struct http_req *r)
         http_reply_text(r, 404, "Unknown service ID \"%s\"", r->rest);
         return;
     }
-    http_reply_empty(r, 200);
+    reply_when_persisted(r);
 }
 
 void http_agent_maintenance(struct http_req *r)
 {
+    if (answered_after_persist(r))
+        return;
     int en = enable_arg(r);
     if (en < 0)
         return;
     local_node_maint(r->agent->local, en, http_arg(r, "reason"));
-    http_reply_empty(r, 200);
+    reply_when_persisted(r);
 }
 
 void http_agent_checks(struct http_req *r)
@@ -175,6 +216,8 @@ void http_agent_checks(struct http_req *r)
 void http_agent_check_register(struct http_req *r)
 {
     struct agent *a = r->agent;
+    if (answered_after_persist(r))
+        return;
     json_object *in = body_json(r);
     if (in == NULL)
         return;
@@ -198,7 +241,7 @@ void http_agent_check_register(struct http_req *r)
         http_reply_error(r, rv, "register");
         return;
     }
-    http_reply_empty(r, 200);
+    reply_when_persisted(r);
 }
 
 static void reply_unknown_check(struct http_req *r, const char *id)
@@ -211,11 +254,13 @@ static void reply_unknown_check(struct http_req *r, const char *id)
 
 void http_agent_check_deregister(struct http_req *r)
 {
+    if (answered_after_persist(r))
+        return;
     if (local_remove_check(r->agent->local, r->rest) == -ENOENT) {
         reply_unknown_check(r, r->rest);
         return;
     }
-    http_reply_empty(r, 200);
+    reply_when_persisted(r);
 }
 
 static void ttl_update(struct http_req *r, const char *id, const char *status,

@@ -1267,10 +1267,43 @@ static void ten_thousand_services_read_by_name(void **state)
     free_catalog(c);
 }
 
+
+/* catalog_services is memoised: the same answer while nothing changes, a
+ * fresh one as soon as a service changes (and after a restore). */
+static void services_answer_is_cached_until_services_change(void **state)
+{
+    (void)state;
+    struct catalog *c = catalog_new();
+    uint64_t i1, i2, i3;
+    assert_int_equal(reg(c, "{\"Node\":\"n1\",\"Address\":\"10.0.0.1\","
+                            "\"Service\":{\"Service\":\"web\",\"Tags\":[\"a\"]}}",
+                         5),
+                     0);
+    json_object *a = catalog_services(c, &i1);
+    json_object *b = catalog_services(c, &i2);
+    assert_ptr_equal(a, b); /* cached */
+    assert_int_equal(i1, i2);
+    assert_int_equal(reg(c, "{\"Node\":\"n1\",\"Address\":\"10.0.0.1\","
+                            "\"Service\":{\"Service\":\"db\"}}",
+                         6),
+                     0);
+    json_object *d = catalog_services(c, &i3);
+    assert_ptr_not_equal(a, d);
+    assert_true(i3 > i1);
+    json_object *v;
+    assert_true(json_object_object_get_ex(d, "db", &v));
+    assert_false(json_object_object_get_ex(a, "db", &v)); /* old answer intact */
+    json_object_put(a);
+    json_object_put(b);
+    json_object_put(d);
+    catalog_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(register_fills_defaults_in_consul_shapes),
+        cmocka_unit_test(services_answer_is_cached_until_services_change),
         cmocka_unit_test(register_keeps_given_fields_sorted_maps_and_aliases),
         cmocka_unit_test(foreach_visits_a_nodes_services_and_checks_in_order),
         cmocka_unit_test(update_keeps_create_index_and_sets_modify_index),
