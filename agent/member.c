@@ -42,6 +42,7 @@ struct member
     bool retry_done;
     bool leader_seen;       /* reconcile once on becoming leader */
     unsigned reconcile_ticks;
+    uint64_t started_ms;
     void (*close_cb)(void *);
     void *close_data;
     void (*leave_cb)(void *);
@@ -358,7 +359,14 @@ static void reconcile_all(struct member *m)
     n = gossip_members(m->g, ms, n);
     for (size_t i = 0; i < n; i++)
         reconcile_member(m, &ms[i]);
-    /* Nodes the catalog knows through serfHealth but gossip does not. */
+    /* Nodes the catalog knows through serfHealth but gossip does not: only
+     * once gossip has had time to find everyone after our start, or a
+     * restarted server would deregister the whole cluster and re-add it
+     * member by member. */
+    if (uv_now(a->loop) - m->started_ms < RECONCILE_MS) {
+        free(ms);
+        return;
+    }
     uint64_t idx;
     json_object *nodes = catalog_nodes(a->fsm.catalog, &idx);
     size_t nn = nodes ? json_object_array_length(nodes) : 0;
@@ -839,6 +847,7 @@ int member_start(struct agent *a, struct member **out, char *err,
     if (m == NULL)
         return -ENOMEM;
     m->a = a;
+    m->started_ms = uv_now(a->loop);
     snprintf(m->dir, sizeof m->dir, "%s/serf", a->data_dir);
     snprintf(m->keyring_path, sizeof m->keyring_path, "%s/local.keyring",
              m->dir);
