@@ -614,8 +614,11 @@ struct http_token *http_wait(struct http_req *r)
     t->r = r;
     r->token = t;
     r->srv->applying++;
+    /* The work may finish before the handler returns (http_wake from
+     * inside it): libmicrohttpd loses a resume that comes before the
+     * suspend took effect, so the suspend happens after the handler. */
     r->suspended = true;
-    MHD_suspend_connection(r->conn);
+    r->suspend_deferred = true;
     return t;
 }
 
@@ -629,6 +632,12 @@ void http_wake(struct http_token *t, int status)
     r->srv->applying--;
     r->applied_status = status;
     r->phase = HTTP_PHASE_APPLIED;
+    if (r->suspend_deferred) { /* still inside the handler */
+        r->suspend_deferred = false;
+        r->suspended = false;
+        r->rerun = true;
+        return;
+    }
     resume(r);
 }
 
@@ -812,6 +821,14 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
     if (r->replied || r->route == NULL) /* answered already */
         return MHD_YES;
     r->route->fn(r);
+    while (r->rerun && !r->replied) { /* its work finished at once */
+        r->rerun = false;
+        r->route->fn(r);
+    }
+    if (r->suspend_deferred) {
+        r->suspend_deferred = false;
+        MHD_suspend_connection(conn);
+    }
     return MHD_YES;
 }
 

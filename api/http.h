@@ -97,6 +97,8 @@ struct http_req
     bool replied;             /* a response is queued: never call fn again */
     void *pending;            /* raftnode handle while applying */
     struct http_token *token; /* while waiting in http_wait */
+    bool suspend_deferred;    /* http_wait inside the handler: suspend after */
+    bool rerun;               /* woken inside the handler: run it again */
     struct http_req *prev, *next; /* all live requests, for shutdown */
 };
 
