@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,8 +114,7 @@ static int keyring_find(const struct keyring *kr, const uint8_t *key)
     return -1;
 }
 
-int gossip__keyring_install(struct keyring *kr, const uint8_t *key,
-                            size_t len)
+int gossip__keyring_install(struct keyring *kr, const uint8_t *key, size_t len)
 {
     struct gkey *k;
     if (!key || len != GOSSIP_KEY_SIZE)
@@ -128,8 +128,8 @@ int gossip__keyring_install(struct keyring *kr, const uint8_t *key,
     memcpy(k->key, key, GOSSIP_KEY_SIZE);
     crypto_kdf_derive_from_key(k->pkt_key, sizeof(k->pkt_key), 1, KDF_CTX,
                                k->key);
-    crypto_kdf_derive_from_key(k->stream_key, sizeof(k->stream_key), 2,
-                               KDF_CTX, k->key);
+    crypto_kdf_derive_from_key(k->stream_key, sizeof(k->stream_key), 2, KDF_CTX,
+                               k->key);
     k->id = gossip_key_id(key);
     kr->n++;
     return 0;
@@ -242,7 +242,8 @@ static int nset_add(struct nonce_set *s, uint64_t v, size_t max)
     return 0;
 }
 
-int gossip__replay_check(struct replay *r, uint64_t now_ms,
+int gossip__replay_check(struct replay *r,
+                         uint64_t now_ms,
                          const uint8_t nonce[24])
 {
     uint64_t v = 0;
@@ -273,6 +274,38 @@ int gossip__replay_check(struct replay *r, uint64_t now_ms,
 
 /* ---- envelope ------------------------------------------------------------ */
 
+/* Nonces come from a per-thread pool refilled 128 at a time, so sealing a
+ * datagram costs no getrandom() system call. A forked child must never
+ * reuse the parent's pool (same key + same nonce breaks the AEAD), so the
+ * pool is emptied in the child. */
+#define NONCE_POOL 128
+static __thread uint8_t nonce_pool[NONCE_POOL * 24];
+static __thread size_t nonce_left;
+static pthread_once_t nonce_once = PTHREAD_ONCE_INIT;
+
+static void nonce_child(void)
+{
+    sodium_memzero(nonce_pool, sizeof(nonce_pool));
+    nonce_left = 0;
+}
+
+static void nonce_init(void)
+{
+    pthread_atfork(NULL, NULL, nonce_child);
+}
+
+static void next_nonce(uint8_t out[24])
+{
+    pthread_once(&nonce_once, nonce_init);
+    if (nonce_left == 0) {
+        randombytes_buf(nonce_pool, sizeof(nonce_pool));
+        nonce_left = NONCE_POOL;
+    }
+    nonce_left--;
+    memcpy(out, nonce_pool + nonce_left * 24, 24);
+    sodium_memzero(nonce_pool + nonce_left * 24, 24);
+}
+
 void gossip__label_tag(const char *label, size_t len, uint8_t out[4])
 {
     uint8_t h[16];
@@ -282,7 +315,9 @@ void gossip__label_tag(const char *label, size_t len, uint8_t out[4])
     memcpy(out, h, 4);
 }
 
-static size_t make_aad(uint8_t *aad, const uint8_t *hdr, const char *label,
+static size_t make_aad(uint8_t *aad,
+                       const uint8_t *hdr,
+                       const char *label,
                        size_t label_len)
 {
     memcpy(aad, hdr, ENV_HDR_LEN);
@@ -291,9 +326,15 @@ static size_t make_aad(uint8_t *aad, const uint8_t *hdr, const char *label,
     return ENV_HDR_LEN + label_len;
 }
 
-int gossip__env_seal(const struct gkey *k, bool stream, const char *label,
-                     size_t label_len, uint64_t wall_ms, const uint8_t *pt,
-                     size_t len, uint8_t *out, size_t cap)
+int gossip__env_seal(const struct gkey *k,
+                     bool stream,
+                     const char *label,
+                     size_t label_len,
+                     uint64_t wall_ms,
+                     const uint8_t *pt,
+                     size_t len,
+                     uint8_t *out,
+                     size_t cap)
 {
     uint8_t aad[ENV_HDR_LEN + GOSSIP_LABEL_MAX];
     unsigned long long clen = 0;
@@ -308,7 +349,7 @@ int gossip__env_seal(const struct gkey *k, bool stream, const char *label,
         out[2 + i] = (uint8_t)(k->id >> (24 - 8 * i));
     for (int i = 0; i < 8; i++)
         out[6 + i] = (uint8_t)(wall_ms >> (56 - 8 * i));
-    randombytes_buf(out + 14, 24);
+    next_nonce(out + 14);
     crypto_aead_xchacha20poly1305_ietf_encrypt(
         out + ENV_HDR_LEN, &clen, pt, len, aad,
         make_aad(aad, out, label, label_len), NULL, out + 14,
@@ -316,10 +357,18 @@ int gossip__env_seal(const struct gkey *k, bool stream, const char *label,
     return (int)(ENV_HDR_LEN + clen);
 }
 
-int gossip__env_open(struct keyring *kr, bool stream, const char *label,
-                     size_t label_len, uint64_t wall_now, uint32_t window,
-                     struct replay *rc, const uint8_t *in, size_t len,
-                     uint8_t *out, size_t cap, int *key_idx)
+int gossip__env_open(struct keyring *kr,
+                     bool stream,
+                     const char *label,
+                     size_t label_len,
+                     uint64_t wall_now,
+                     uint32_t window,
+                     struct replay *rc,
+                     const uint8_t *in,
+                     size_t len,
+                     uint8_t *out,
+                     size_t cap,
+                     int *key_idx)
 {
     uint8_t aad[ENV_HDR_LEN + GOSSIP_LABEL_MAX];
     size_t aad_len;
@@ -443,8 +492,7 @@ GOSSIP_API int gossip_keyring_load(const char *path,
     }
     for (;;) {
         char *q;
-        while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r' ||
-               *p == ',')
+        while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r' || *p == ',')
             p++;
         if (*p == ']')
             break;

@@ -12,39 +12,44 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 #include <uv.h>
 
 #define FRAME_MAX (GOSSIP_STREAM_MAX + 1024)
 
-struct conn {
+struct conn
+{
     struct gossip_uv *u;
     uv_tcp_t tcp;
     uv_timer_t timer;
     uv_connect_t connect;
     uv_write_t write;
     bool outbound;
-    bool done;      /* reply delivered / request served */
+    bool done; /* reply delivered / request served */
     bool closing;
     int open_handles;
     uint64_t req;
     struct gossip_addr peer;
-    uint8_t *out;   /* frame being written */
+    uint8_t *out; /* frame being written */
     size_t out_len;
     uint8_t hdr[4];
     size_t hdr_got;
-    uint8_t *in;    /* frame body being read */
+    uint8_t *in; /* frame body being read */
     size_t in_len, in_got;
     struct conn *prev, *next;
 };
 
-struct gossip_uv {
+struct gossip_uv
+{
     uv_loop_t *loop;
     uv_udp_t udp;
     uv_tcp_t listener;
@@ -65,8 +70,8 @@ struct gossip_uv {
     uint8_t rxbuf[65536];
 };
 
-__attribute__((format(printf, 3, 4))) static void ulog(
-    struct gossip_uv *u, enum gossip_log_level lvl, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void
+ulog(struct gossip_uv *u, enum gossip_log_level lvl, const char *fmt, ...)
 {
     char buf[256];
     va_list ap;
@@ -142,7 +147,8 @@ static uint64_t env_random(void *data)
     return z ^ (z >> 31);
 }
 
-struct udp_send {
+struct udp_send
+{
     uv_udp_send_t req;
     uint8_t *buf;
 };
@@ -155,8 +161,10 @@ static void udp_sent(uv_udp_send_t *req, int status)
     free(s);
 }
 
-static int env_send(void *data, const struct gossip_addr *to,
-                    const uint8_t *buf, size_t len)
+static int env_send(void *data,
+                    const struct gossip_addr *to,
+                    const uint8_t *buf,
+                    size_t len)
 {
     struct gossip_uv *u = data;
     struct sockaddr_storage ss;
@@ -204,8 +212,7 @@ static void env_timer_start(void *data, uint64_t at_ms)
     uint64_t now = uv_now(u->loop);
     if (u->closing)
         return;
-    uv_timer_start(&u->timer, on_core_timer, at_ms > now ? at_ms - now : 0,
-                   0);
+    uv_timer_start(&u->timer, on_core_timer, at_ms > now ? at_ms - now : 0, 0);
 }
 
 static void env_timer_stop(void *data)
@@ -257,7 +264,9 @@ static void conn_close(struct conn *c)
 }
 
 /* Outbound only: hand the result to the core exactly once. */
-static void conn_reply(struct conn *c, int status, const uint8_t *buf,
+static void conn_reply(struct conn *c,
+                       int status,
+                       const uint8_t *buf,
                        size_t len)
 {
     struct gossip_uv *u = c->u;
@@ -435,8 +444,11 @@ static void connected(uv_connect_t *req, int status)
         conn_reply(c, GOSSIP_E_UNREACHABLE, NULL, 0);
 }
 
-static int env_stream(void *data, const struct gossip_addr *to,
-                      const uint8_t *buf, size_t len, uint32_t timeout_ms,
+static int env_stream(void *data,
+                      const struct gossip_addr *to,
+                      const uint8_t *buf,
+                      size_t len,
+                      uint32_t timeout_ms,
                       uint64_t req)
 {
     struct gossip_uv *u = data;
@@ -515,8 +527,11 @@ static void udp_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
     *buf = uv_buf_init((char *)u->rxbuf, sizeof(u->rxbuf));
 }
 
-static void udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf,
-                     const struct sockaddr *addr, unsigned flags)
+static void udp_recv(uv_udp_t *h,
+                     ssize_t n,
+                     const uv_buf_t *buf,
+                     const struct sockaddr *addr,
+                     unsigned flags)
 {
     struct gossip_uv *u = h->data;
     struct gossip_addr from;
@@ -528,6 +543,58 @@ static void udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf,
 }
 
 /* ---- lifecycle ----------------------------------------------------------- */
+
+/* Bind a TCP and a UDP socket to the same port. With port 0 the kernel
+ * picks the TCP port and we retry when that port is taken for UDP. Plain
+ * sockets so a failed attempt can be undone synchronously. */
+static int bind_pair(const struct gossip_addr *addr,
+                     int *tfd,
+                     int *ufd,
+                     uint16_t *port)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    int fam = addr->family == 6 ? AF_INET6 : AF_INET, one = 1, rc = 0;
+    for (int attempt = 0; attempt < 32; attempt++) {
+        struct gossip_addr a = *addr;
+        *tfd = socket(fam, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        *ufd = socket(fam, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (*tfd < 0 || *ufd < 0) {
+            rc = -errno;
+            break;
+        }
+        setsockopt(*tfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        to_sockaddr(&a, &ss);
+        sl = fam == AF_INET6 ? sizeof(struct sockaddr_in6)
+                             : sizeof(struct sockaddr_in);
+        if (bind(*tfd, (struct sockaddr *)&ss, sl) != 0) {
+            rc = -errno;
+            break;
+        }
+        if (getsockname(*tfd, (struct sockaddr *)&ss, &sl) != 0) {
+            rc = -errno;
+            break;
+        }
+        from_sockaddr((struct sockaddr *)&ss, &a);
+        to_sockaddr(&a, &ss);
+        if (bind(*ufd, (struct sockaddr *)&ss, sl) == 0) {
+            *port = a.port;
+            return 0;
+        }
+        rc = -errno;
+        close(*tfd);
+        close(*ufd);
+        *tfd = *ufd = -1;
+        if (rc != -EADDRINUSE || addr->port != 0)
+            return rc;
+    }
+    if (*tfd >= 0)
+        close(*tfd);
+    if (*ufd >= 0)
+        close(*ufd);
+    *tfd = *ufd = -1;
+    return rc ? rc : -EADDRINUSE;
+}
 
 static void maybe_free_uv(struct gossip_uv *u)
 {
@@ -558,8 +625,7 @@ GOSSIP_API int gossip_uv_new(struct uv_loop_s *loop,
     struct gossip_uv *u;
     struct gossip_config cfg = *cfg_in;
     struct gossip_addr bind;
-    struct sockaddr_storage ss;
-    int sl = sizeof(ss), rc;
+    int rc;
     struct gossip_env env = {
         .now = env_now,
         .wall = env_wall,
@@ -594,20 +660,25 @@ GOSSIP_API int gossip_uv_new(struct uv_loop_s *loop,
     u->udp.data = u->listener.data = u->timer.data = u;
     u->open_handles = 3;
 
-    to_sockaddr(&bind, &ss);
-    rc = uv_udp_bind(&u->udp, (const struct sockaddr *)&ss, 0);
-    if (rc)
-        goto err_after_handles;
-    rc = uv_udp_getsockname(&u->udp, (struct sockaddr *)&ss, &sl);
-    if (rc)
-        goto err_after_handles;
-    from_sockaddr((struct sockaddr *)&ss, &bind);
-    u->port = bind.port;
-    /* TCP on the same port as UDP. */
-    to_sockaddr(&bind, &ss);
-    rc = uv_tcp_bind(&u->listener, (const struct sockaddr *)&ss, 0);
-    if (!rc)
-        rc = uv_listen((uv_stream_t *)&u->listener, 128, on_connection);
+    {
+        int tfd = -1, ufd = -1;
+        rc = bind_pair(&bind, &tfd, &ufd, &u->port);
+        if (rc)
+            goto err_after_handles;
+        bind.port = u->port;
+        rc = uv_tcp_open(&u->listener, tfd);
+        if (rc) {
+            close(tfd);
+            close(ufd);
+            goto err_after_handles;
+        }
+        rc = uv_udp_open(&u->udp, ufd);
+        if (rc) {
+            close(ufd);
+            goto err_after_handles;
+        }
+    }
+    rc = uv_listen((uv_stream_t *)&u->listener, 128, on_connection);
     if (rc)
         goto err_after_handles;
     rc = uv_udp_recv_start(&u->udp, udp_alloc, udp_recv);
@@ -651,7 +722,8 @@ GOSSIP_API uint16_t gossip_uv_port(const struct gossip_uv *u)
     return u->port;
 }
 
-GOSSIP_API void gossip_uv_close(struct gossip_uv *u, void (*cb)(void *data),
+GOSSIP_API void gossip_uv_close(struct gossip_uv *u,
+                                void (*cb)(void *data),
                                 void *data)
 {
     struct conn *c, *next;

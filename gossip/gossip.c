@@ -28,6 +28,17 @@
  * (scaled with N), plus a reconnect push/pull to one failed member every
  * reconnect_interval so partitions heal (Serf's reconnect).
  *
+ * Beyond memberlist, measured in the simulator (bench/gossip-sim.c), three
+ * small repairs for lost refutations, which otherwise expire into false
+ * deaths: (a) the retransmit limit has a floor that bounds the chance that
+ * anyone misses a broadcast, and is scaled by 1 / (direct-ack rate), capped
+ * at 3x, so broadcasts reach everyone under uniform loss; (b) for one
+ * maximum suspicion timeout after a refutation our own alive rides on every
+ * ping and ack we send; (c) a stale accusation about us (an incarnation we
+ * already refuted) is answered with a unicast alive to its sender. Push/pull
+ * also carries the last RECENT_USER user events, so a lost user event is
+ * repaired at the next exchange (Serf keeps an event buffer for this).
+ *
  * Precedence (spec 1.3), incarnation = (generation, counter): alive needs a
  * strictly higher incarnation; at equal incarnation suspect beats alive and
  * dead beats suspect; a node refutes claims about itself by raising its
@@ -45,6 +56,7 @@
 #include <sodium.h>
 
 #define SEEN_MAX 1024       /* user events remembered for dedup */
+#define RECENT_USER 32      /* user events carried in push/pull */
 #define IREQ_MAX 1024       /* outstanding ping-reqs we serve */
 #define SREQ_MAX 1024       /* outstanding stream requests */
 #define REJECT_LOG_MS 10000 /* one rejection line per cause per 10 s */
@@ -52,7 +64,8 @@
 
 struct gossip;
 
-struct gtimer {
+struct gtimer
+{
     uint64_t at;
     size_t idx; /* position in the heap, SIZE_MAX when idle */
     void (*fn)(struct gossip *g, struct gtimer *t);
@@ -60,7 +73,8 @@ struct gtimer {
 
 struct suspicion;
 
-struct member {
+struct member
+{
     struct gossip_id id;
     char name[GOSSIP_NAME_MAX + 1];
     uint8_t name_len;
@@ -72,12 +86,13 @@ struct member {
     struct gossip_inc inc;
     uint64_t state_change;
     struct suspicion *susp;
-    size_t pos; /* index in g->nodes */
-    uint32_t peer_primary; /* its primary key ID (authenticated), 0 */
+    size_t pos;                  /* index in g->nodes */
+    uint32_t peer_primary;       /* its primary key ID (authenticated), 0 */
     uint64_t last_direct_refute; /* rate limit, see stale_accusation() */
 };
 
-struct suspicion {
+struct suspicion
+{
     struct gtimer t; /* first: the timer callback casts back */
     struct member *m;
     uint64_t start, min_ms, max_ms, armed_change;
@@ -87,7 +102,8 @@ struct suspicion {
 };
 
 /* We are the helper of someone's indirect probe. */
-struct ireq {
+struct ireq
+{
     struct gtimer t;
     struct ireq *next;
     uint64_t seq, orig_seq;
@@ -98,14 +114,16 @@ struct ireq {
 
 enum sreq_kind { SREQ_JOIN, SREQ_PUSHPULL, SREQ_RECONNECT, SREQ_PING };
 
-struct join_ctx {
+struct join_ctx
+{
     unsigned pending, ok;
     int last_err;
     gossip_done_cb cb;
     void *data;
 };
 
-struct sreq {
+struct sreq
+{
     uint64_t id;
     enum sreq_kind kind;
     struct sreq *next;
@@ -114,7 +132,8 @@ struct sreq {
     struct gossip_addr to;
 };
 
-struct probe {
+struct probe
+{
     bool active;
     struct gossip_id target;
     uint64_t seq, start;
@@ -123,12 +142,24 @@ struct probe {
     struct gtimer t_timeout, t_deadline;
 };
 
-struct seen_ev {
+struct seen_ev
+{
     struct gossip_id origin;
     uint64_t ltime;
 };
 
-struct gossip {
+struct recent_ev
+{
+    struct gossip_id origin;
+    uint64_t ltime;
+    uint8_t name_len;
+    uint16_t len;
+    char name[GOSSIP_USER_NAME_MAX];
+    uint8_t payload[GOSSIP_USER_MAX];
+};
+
+struct gossip
+{
     struct gossip_env env;
     struct gossip_params p;
     gossip_member_cb on_member;
@@ -144,7 +175,8 @@ struct gossip {
     struct member *self;
     struct member **nodes; /* probe order */
     size_t n, cap, probe_index;
-    struct member **hash; /* open addressing by ID */
+    struct member **hash;  /* open addressing by ID */
+    struct member **nhash; /* open addressing by name, same capacity */
     size_t hcap;
 
     struct gtimer **heap;
@@ -162,8 +194,9 @@ struct gossip {
 
     struct bqueue bq;
     unsigned health;
-    size_t n_est;
-    bool n_dirty;
+    size_t n_live;        /* alive + suspect, self included (exact) */
+    size_t n_recent_dead; /* dead/left within gossip_to_dead (cached) */
+    bool n_dirty;         /* recount n_recent_dead at the next use */
     uint64_t n_at;
 
     bool started, leaving, leave_done, leave_fire;
@@ -174,6 +207,14 @@ struct gossip {
     uint64_t ltime;
     struct seen_ev seen[SEEN_MAX];
     size_t seen_pos, seen_n;
+    struct recent_ev recent[RECENT_USER]; /* ring, for push/pull */
+    size_t recent_pos, recent_n;
+
+    /* Loss-adaptive retransmits: EWMA of direct-ack success. */
+    double ack_rate;
+    /* when our incarnation last changed (refutation or metadata): for a
+     * while our own alive rides on our pings and acks */
+    uint64_t inc_changed_at;
 
     bool in_rx;
     struct gossip_id rx_sender;
@@ -205,8 +246,8 @@ static size_t rnd_n(struct gossip *g, size_t n)
     return n ? (size_t)(rnd(g) % n) : 0;
 }
 
-__attribute__((format(printf, 3, 4))) static void glog(
-    struct gossip *g, enum gossip_log_level lvl, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void
+glog(struct gossip *g, enum gossip_log_level lvl, const char *fmt, ...)
 {
     char buf[512];
     va_list ap;
@@ -218,7 +259,8 @@ __attribute__((format(printf, 3, 4))) static void glog(
     g->env.log(g->env.data, lvl, buf);
 }
 
-/* ---- timers: one min-heap, one env timer ---------------------------------- */
+/* ---- timers: one min-heap, one env timer ----------------------------------
+ */
 
 static void heap_swap(struct gossip *g, size_t a, size_t b)
 {
@@ -329,6 +371,11 @@ static void finish(struct gossip *g)
 
 /* ---- member table -------------------------------------------------------- */
 
+static bool is_live(enum gossip_state st)
+{
+    return st == GOSSIP_ALIVE || st == GOSSIP_SUSPECT;
+}
+
 static size_t id_hash(const struct gossip_id *id)
 {
     uint64_t a, b;
@@ -354,20 +401,41 @@ static struct member *find(const struct gossip *g, const struct gossip_id *id)
     }
 }
 
-static struct member *find_name(const struct gossip *g, const char *name,
+static size_t name_hash(const char *name, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (uint8_t)name[i]) * 0x100000001b3ull;
+    return (size_t)(h ^ (h >> 29));
+}
+
+static struct member *find_name(const struct gossip *g,
+                                const char *name,
                                 size_t len)
 {
-    for (size_t i = 0; i < g->n; i++) {
-        struct member *m = g->nodes[i];
+    if (!g->hcap)
+        return NULL;
+    for (size_t i = name_hash(name, len) & (g->hcap - 1);;
+         i = (i + 1) & (g->hcap - 1)) {
+        struct member *m = g->nhash[i];
+        if (!m)
+            return NULL;
         if (m->name_len == len && memcmp(m->name, name, len) == 0)
             return m;
     }
-    return NULL;
 }
 
 static void hash_put(struct member **h, size_t cap, struct member *m)
 {
     size_t i = id_hash(&m->id) & (cap - 1);
+    while (h[i])
+        i = (i + 1) & (cap - 1);
+    h[i] = m;
+}
+
+static void nhash_put(struct member **h, size_t cap, struct member *m)
+{
+    size_t i = name_hash(m->name, m->name_len) & (cap - 1);
     while (h[i])
         i = (i + 1) & (cap - 1);
     h[i] = m;
@@ -386,38 +454,71 @@ static int table_grow(struct gossip *g)
     if ((g->n + 1) * 2 > g->hcap) {
         size_t nc = g->hcap ? g->hcap * 2 : 32;
         struct member **nh = calloc(nc, sizeof(*nh));
-        if (!nh)
+        struct member **nnh = calloc(nc, sizeof(*nnh));
+        if (!nh || !nnh) {
+            free(nh);
+            free(nnh);
             return -ENOMEM;
-        for (size_t i = 0; i < g->hcap; i++)
-            if (g->hash[i])
-                hash_put(nh, nc, g->hash[i]);
+        }
+        for (size_t i = 0; i < g->n; i++) {
+            hash_put(nh, nc, g->nodes[i]);
+            nhash_put(nnh, nc, g->nodes[i]);
+        }
         free(g->hash);
+        free(g->nhash);
         g->hash = nh;
+        g->nhash = nnh;
         g->hcap = nc;
     }
     return 0;
 }
 
-static void hash_del(struct gossip *g, struct member *m)
+/* Backward-shift deletion keeps linear-probing chains intact. */
+static void slot_del(struct member **h,
+                     size_t cap,
+                     size_t i,
+                     size_t (*home)(const struct member *))
 {
-    size_t mask = g->hcap - 1, i = id_hash(&m->id) & mask, j;
-    while (g->hash[i] != m)
-        i = (i + 1) & mask;
-    /* Backward-shift deletion keeps probe chains intact. */
-    g->hash[i] = NULL;
-    j = i;
+    size_t mask = cap - 1, j = i;
+    h[i] = NULL;
     for (;;) {
         size_t k;
         j = (j + 1) & mask;
-        if (!g->hash[j])
+        if (!h[j])
             break;
-        k = id_hash(&g->hash[j]->id) & mask;
+        k = home(h[j]) & mask;
         if ((j > i && (k <= i || k > j)) || (j < i && (k <= i && k > j))) {
-            g->hash[i] = g->hash[j];
-            g->hash[j] = NULL;
+            h[i] = h[j];
+            h[j] = NULL;
             i = j;
         }
     }
+}
+
+static size_t home_id(const struct member *m)
+{
+    return id_hash(&m->id);
+}
+
+static size_t home_name(const struct member *m)
+{
+    return name_hash(m->name, m->name_len);
+}
+
+static void hash_del(struct gossip *g, struct member *m)
+{
+    size_t mask = g->hcap - 1, i = id_hash(&m->id) & mask;
+    while (g->hash[i] != m)
+        i = (i + 1) & mask;
+    slot_del(g->hash, g->hcap, i, home_id);
+}
+
+static void nhash_del(struct gossip *g, struct member *m)
+{
+    size_t mask = g->hcap - 1, i = home_name(m) & mask;
+    while (g->nhash[i] != m)
+        i = (i + 1) & mask;
+    slot_del(g->nhash, g->hcap, i, home_name);
 }
 
 /* Insert at a random position of the probe array (spec 1.1). */
@@ -428,9 +529,12 @@ static int table_insert(struct gossip *g, struct member *m)
     if (rc)
         return rc;
     hash_put(g->hash, g->hcap, m);
+    nhash_put(g->nhash, g->hcap, m);
     g->nodes[g->n] = m;
     m->pos = g->n;
     g->n++;
+    if (is_live(m->state))
+        g->n_live++;
     r = rnd_n(g, g->n);
     if (r != m->pos) {
         struct member *o = g->nodes[r];
@@ -459,7 +563,8 @@ static void member_free(struct gossip *g, struct member *m)
     free(m);
 }
 
-static void fill_member(const struct gossip *g, const struct member *m,
+static void fill_member(const struct gossip *g,
+                        const struct member *m,
                         struct gossip_member *out)
 {
     memset(out, 0, offsetof(struct gossip_member, meta));
@@ -479,7 +584,8 @@ static void fill_member(const struct gossip *g, const struct member *m,
     out->is_self = m == g->self;
 }
 
-static void emit(struct gossip *g, enum gossip_event_type type,
+static void emit(struct gossip *g,
+                 enum gossip_event_type type,
                  const struct member *m)
 {
     struct gossip_member snap;
@@ -496,6 +602,9 @@ static void table_remove(struct gossip *g, struct member *m)
     size_t pos = m->pos;
     emit(g, GOSSIP_EV_REAP, m);
     hash_del(g, m);
+    nhash_del(g, m);
+    if (is_live(m->state))
+        g->n_live--;
     g->n--;
     if (pos != g->n) {
         g->nodes[pos] = g->nodes[g->n];
@@ -507,32 +616,68 @@ static void table_remove(struct gossip *g, struct member *m)
     member_free(g, m);
 }
 
-/* N as memberlist counts it: every entry still gossiped to. */
+/* Every state change goes through here so n_live stays exact. */
+static void set_state(struct gossip *g, struct member *m, enum gossip_state st)
+{
+    if (is_live(m->state) != is_live(st)) {
+        if (is_live(st))
+            g->n_live++;
+        else
+            g->n_live--;
+        g->n_dirty = true;
+    }
+    m->state = st;
+}
+
+/* N as memberlist counts it: every entry still gossiped to. The live part
+ * is exact; recently dead members are recounted at most once a second or
+ * after a death. */
 static size_t n_estimate(struct gossip *g)
 {
     uint64_t t = now(g);
     if (g->n_dirty || t >= g->n_at + 1000 || t < g->n_at) {
         size_t c = 0;
-        for (size_t i = 0; i < g->n; i++) {
-            const struct member *m = g->nodes[i];
-            if (m->state == GOSSIP_ALIVE || m->state == GOSSIP_SUSPECT ||
-                t - m->state_change < g->p.gossip_to_dead_ms)
-                c++;
+        if (g->n_live < g->n) {
+            for (size_t i = 0; i < g->n; i++) {
+                const struct member *m = g->nodes[i];
+                if (!is_live(m->state) &&
+                    t - m->state_change < g->p.gossip_to_dead_ms)
+                    c++;
+            }
         }
-        g->n_est = c ? c : 1;
+        g->n_recent_dead = c;
         g->n_dirty = false;
         g->n_at = t;
     }
-    return g->n_est;
+    return g->n_live + g->n_recent_dead ? g->n_live + g->n_recent_dead : 1;
 }
 
+/* memberlist's limit is mult x ceil(log10(N+1)). A member receives about
+ * Poisson(limit) copies of a broadcast, so it misses it with probability
+ * e^-limit: at N=50 (limit 8) about one broadcast in 60 misses someone, and
+ * a missed refutation becomes a false death. So the limit is at least
+ * ln(N) + bcast_nines x ln(10) (P(anyone misses) <= 10^-nines), and it is
+ * multiplied by 1 / (direct-ack rate), capped at 3, because a retransmit
+ * limit counts sends, not deliveries (about 2x at 30% uniform loss). */
 static uint32_t retransmit_limit(struct gossip *g)
 {
     double n = (double)n_estimate(g);
-    return g->p.retransmit_mult * (uint32_t)ceil(log10(n + 1.0));
+    double base = g->p.retransmit_mult * ceil(log10(n + 1.0));
+    double floor_ = log(n) + g->p.bcast_nines * log(10.0);
+    double f = g->ack_rate > 1.0 / 3 ? 1.0 / g->ack_rate : 3.0;
+    if (g->p.bcast_nines && floor_ > base)
+        base = floor_;
+    return (uint32_t)ceil(base * f);
 }
 
-static void set_meta(struct member *m, const uint8_t *meta, uint16_t len,
+static void ack_sample(struct gossip *g, bool ok)
+{
+    g->ack_rate += ((ok ? 1.0 : 0.0) - g->ack_rate) / 16.0;
+}
+
+static void set_meta(struct member *m,
+                     const uint8_t *meta,
+                     uint16_t len,
                      uint8_t **spare)
 {
     /* spare: a buffer already allocated by the caller (no failure here). */
@@ -562,7 +707,8 @@ static uint32_t primary_id(const struct gossip *g)
     return g->kr.n ? g->kr.keys[0].id : 0;
 }
 
-static int key_for(struct gossip *g, const struct gossip_id *peer,
+static int key_for(struct gossip *g,
+                   const struct gossip_id *peer,
                    enum key_use use)
 {
     const struct member *m;
@@ -583,15 +729,17 @@ static int key_for(struct gossip *g, const struct gossip_id *peer,
 
 /* ---- rejections ---------------------------------------------------------- */
 
-static void reject(struct gossip *g, const struct gossip_addr *from, int err,
+static void reject(struct gossip *g,
+                   const struct gossip_addr *from,
+                   int err,
                    const char *what)
 {
     char a[64];
     int slot = (err <= -10001 && err > -10001 - 31) ? -err - 10001 : 31;
     uint64_t t = now(g);
     g->st.pkts_rejected++;
-    if (g->last_reject_log[slot] && t - g->last_reject_log[slot] <
-                                        REJECT_LOG_MS) {
+    if (g->last_reject_log[slot] &&
+        t - g->last_reject_log[slot] < REJECT_LOG_MS) {
         glog(g, GOSSIP_LOG_DEBUG, "dropping %s from %s: %s", what,
              from ? gossip_addr_format(from, a, sizeof(a)) : "?",
              gossip_strerror(err));
@@ -610,7 +758,8 @@ static void reject(struct gossip *g, const struct gossip_addr *from, int err,
  * anti-entropy records) must fit or is left out. Nothing larger than the
  * budget is ever sent (memberlist#348).
  */
-struct pkt {
+struct pkt
+{
     uint8_t buf[GOSSIP_UDP_MAX];
     struct wbuf w;
     size_t count_off;
@@ -707,21 +856,47 @@ static void pkt_slice(struct gossip *g, struct pkt *p)
     }
 }
 
-static void count_parts(uint64_t *counts, const uint8_t *b, size_t n,
-                        size_t off, unsigned count)
+/* After our incarnation changed (a refutation), our own alive rides on our
+ * pings and acks for one maximum suspicion timeout: every member we talk
+ * to then learns it directly, even one that missed the broadcast and still
+ * holds the suspicion (which would otherwise expire into a false death). */
+static uint64_t susp_max_ms(struct gossip *g);
+
+static void pkt_self_alive(struct gossip *g, struct pkt *p)
+{
+    struct msg_alive a;
+    size_t mark;
+    if (!g->inc_changed_at || g->leaving ||
+        now(g) - g->inc_changed_at > susp_max_ms(g))
+        return;
+    member_alive_msg(g->self, &a);
+    mark = pkt_begin(p, GOSSIP_MSG_ALIVE);
+    gossip__enc_alive(&p->w, &a);
+    pkt_end(p, mark);
+}
+
+static void count_parts(struct gossip_stats *st,
+                        const uint8_t *b,
+                        size_t n,
+                        size_t off,
+                        unsigned count)
 {
     for (unsigned i = 0; i < count && off + 3 <= n; i++) {
         uint8_t t = b[off];
         size_t len = ((size_t)b[off + 1] << 8) | b[off + 2];
-        if (t < GOSSIP_MSG_TYPES)
-            counts[t]++;
+        if (t < GOSSIP_MSG_TYPES) {
+            st->msgs_sent[t]++;
+            st->msg_bytes_sent[t] += 3 + len;
+        }
         off += 3 + len;
     }
 }
 
-static void pkt_send(struct gossip *g, struct pkt *p,
+static void pkt_send(struct gossip *g,
+                     struct pkt *p,
                      const struct gossip_addr *to,
-                     const struct gossip_id *peer, enum key_use use)
+                     const struct gossip_id *peer,
+                     enum key_use use)
 {
     uint8_t out[GOSSIP_UDP_MAX + ENV_OVERHEAD];
     size_t len;
@@ -729,13 +904,12 @@ static void pkt_send(struct gossip *g, struct pkt *p,
     if (p->count == 0 || p->w.err)
         return;
     p->buf[p->count_off] = (uint8_t)p->count;
-    count_parts(g->st.msgs_sent, p->buf, p->w.len, p->count_off + 1,
-                p->count);
+    count_parts(&g->st, p->buf, p->w.len, p->count_off + 1, p->count);
     key = key_for(g, peer, use);
     if (key >= 0) {
-        int n = gossip__env_seal(&g->kr.keys[key], false, g->label,
-                                 g->label_len, wall(g), p->buf, p->w.len, out,
-                                 sizeof(out));
+        int n =
+            gossip__env_seal(&g->kr.keys[key], false, g->label, g->label_len,
+                             wall(g), p->buf, p->w.len, out, sizeof(out));
         if (n < 0)
             return;
         len = (size_t)n;
@@ -751,8 +925,10 @@ static void pkt_send(struct gossip *g, struct pkt *p,
 
 /* ---- broadcasts ---------------------------------------------------------- */
 
-static void bcast_part(struct gossip *g, uint8_t cls,
-                       const struct gossip_id *key, const struct wbuf *w,
+static void bcast_part(struct gossip *g,
+                       uint8_t cls,
+                       const struct gossip_id *key,
+                       const struct wbuf *w,
                        uint64_t notify)
 {
     if (w->err)
@@ -780,8 +956,10 @@ static void bcast_member(struct gossip *g, const struct member *m)
     bcast_alive(g, &a);
 }
 
-static void bcast_susp(struct gossip *g, uint8_t type,
-                       const struct msg_suspect *s, uint64_t notify)
+static void bcast_susp(struct gossip *g,
+                       uint8_t type,
+                       const struct msg_suspect *s,
+                       uint64_t notify)
 {
     uint8_t buf[64];
     struct wbuf w;
@@ -818,6 +996,15 @@ static void health_add(struct gossip *g, int delta)
     g->health = (unsigned)v;
 }
 
+static uint64_t susp_max_ms(struct gossip *g)
+{
+    double f = log10((double)n_estimate(g));
+    if (f < 1.0)
+        f = 1.0;
+    return (uint64_t)(g->p.suspicion_max_timeout_mult * g->p.suspicion_mult *
+                      f * g->p.probe_interval_ms);
+}
+
 static uint64_t susp_timeout(const struct suspicion *s)
 {
     double frac, t;
@@ -830,8 +1017,10 @@ static uint64_t susp_timeout(const struct suspicion *s)
     return (uint64_t)floor(t);
 }
 
-static void on_dead(struct gossip *g, const struct gossip_id *id,
-                    const struct gossip_inc *inc, const struct gossip_id *from);
+static void on_dead(struct gossip *g,
+                    const struct gossip_id *id,
+                    const struct gossip_inc *inc,
+                    const struct gossip_id *from);
 
 static void susp_fire(struct gossip *g, struct gtimer *t)
 {
@@ -852,7 +1041,8 @@ static void susp_fire(struct gossip *g, struct gtimer *t)
     on_dead(g, &id, &inc, &g->self->id);
 }
 
-static void susp_start(struct gossip *g, struct member *m,
+static void susp_start(struct gossip *g,
+                       struct member *m,
                        const struct gossip_id *from)
 {
     struct suspicion *s = calloc(1, sizeof(*s));
@@ -889,7 +1079,8 @@ static void susp_start(struct gossip *g, struct member *m,
 }
 
 /* Count an independent confirmation; true if it was new (re-broadcast). */
-static bool susp_confirm(struct gossip *g, struct suspicion *s,
+static bool susp_confirm(struct gossip *g,
+                         struct suspicion *s,
                          const struct gossip_id *from)
 {
     uint64_t at, t;
@@ -906,7 +1097,8 @@ static bool susp_confirm(struct gossip *g, struct suspicion *s,
     return true;
 }
 
-/* ---- state transitions (spec 1.3) ----------------------------------------- */
+/* ---- state transitions (spec 1.3) -----------------------------------------
+ */
 
 static void refute(struct gossip *g, const struct gossip_inc *accused)
 {
@@ -921,7 +1113,8 @@ static void refute(struct gossip *g, const struct gossip_inc *accused)
         inc.ctr++;
     }
     s->inc = inc;
-    s->state = GOSSIP_ALIVE;
+    set_state(g, s, GOSSIP_ALIVE);
+    g->inc_changed_at = now(g) ? now(g) : 1;
     health_add(g, 1);
     g->st.refutations++;
     glog(g, GOSSIP_LOG_INFO,
@@ -971,10 +1164,9 @@ static int on_alive(struct gossip *g, const struct msg_alive *a)
                                 ? g->p.dead_node_reclaim_ms
                                 : g->p.gossip_to_dead_ms;
             bool reclaim =
-                other != g->self &&
-                (other->state == GOSSIP_LEFT ||
-                 (other->state == GOSSIP_DEAD &&
-                  now(g) - other->state_change >= hold));
+                other != g->self && (other->state == GOSSIP_LEFT ||
+                                     (other->state == GOSSIP_DEAD &&
+                                      now(g) - other->state_change >= hold));
             if (!reclaim) {
                 char a1[64];
                 uint64_t t = now(g);
@@ -1034,14 +1226,18 @@ static int on_alive(struct gossip *g, const struct msg_alive *a)
     m->inc = a->inc;
     m->addr = a->addr;
     memcpy(m->vsn, a->vsn, 3);
-    memcpy(m->name, a->name, a->name_len);
-    m->name_len = a->name_len;
-    m->name[m->name_len] = 0;
+    if (m->name_len != a->name_len ||
+        memcmp(m->name, a->name, a->name_len) != 0) {
+        nhash_del(g, m);
+        memcpy(m->name, a->name, a->name_len);
+        m->name_len = a->name_len;
+        m->name[m->name_len] = 0;
+        nhash_put(g->nhash, g->hcap, m);
+    }
     set_meta(m, a->meta, a->meta_len, &spare);
     if (old != GOSSIP_ALIVE) {
-        m->state = GOSSIP_ALIVE;
+        set_state(g, m, GOSSIP_ALIVE);
         m->state_change = now(g);
-        g->n_dirty = true;
     }
     if (was_dead)
         emit(g, GOSSIP_EV_JOIN, m);
@@ -1085,7 +1281,8 @@ static void stale_accusation(struct gossip *g)
     send_self_alive(g, m);
 }
 
-static void on_suspect(struct gossip *g, const struct gossip_id *id,
+static void on_suspect(struct gossip *g,
+                       const struct gossip_id *id,
                        const struct gossip_inc *inc,
                        const struct gossip_id *from)
 {
@@ -1115,15 +1312,17 @@ static void on_suspect(struct gossip *g, const struct gossip_id *id,
         return;
     }
     m->inc = *inc;
-    m->state = GOSSIP_SUSPECT;
+    set_state(g, m, GOSSIP_SUSPECT);
     m->state_change = now(g);
     susp_start(g, m, from);
     emit(g, GOSSIP_EV_SUSPECT, m);
     bcast_susp(g, GOSSIP_MSG_SUSPECT, &s, 0);
 }
 
-static void on_dead(struct gossip *g, const struct gossip_id *id,
-                    const struct gossip_inc *inc, const struct gossip_id *from)
+static void on_dead(struct gossip *g,
+                    const struct gossip_id *id,
+                    const struct gossip_inc *inc,
+                    const struct gossip_id *from)
 {
     struct member *m = find(g, id);
     bool left = gossip__id_eq(id, from);
@@ -1150,16 +1349,18 @@ static void on_dead(struct gossip *g, const struct gossip_id *id,
         return;
     susp_free(g, m);
     m->inc = *inc;
-    m->state = left ? GOSSIP_LEFT : GOSSIP_DEAD;
+    set_state(g, m, left ? GOSSIP_LEFT : GOSSIP_DEAD);
     m->state_change = now(g);
     g->n_dirty = true;
     emit(g, left ? GOSSIP_EV_LEFT : GOSSIP_EV_FAILED, m);
     bcast_susp(g, GOSSIP_MSG_DEAD, &s, 0);
 }
 
-/* ---- user events ---------------------------------------------------------- */
+/* ---- user events ----------------------------------------------------------
+ */
 
-static bool seen_event(struct gossip *g, const struct gossip_id *origin,
+static bool seen_event(struct gossip *g,
+                       const struct gossip_id *origin,
                        uint64_t ltime)
 {
     for (size_t i = 0; i < g->seen_n; i++)
@@ -1182,9 +1383,25 @@ static void witness(struct gossip *g, uint64_t ltime)
         g->ltime = ltime + 1;
 }
 
+static void remember_user(struct gossip *g, const struct msg_user *u)
+{
+    struct recent_ev *r = &g->recent[g->recent_pos];
+    r->origin = u->origin;
+    r->ltime = u->ltime;
+    r->name_len = u->name_len;
+    memcpy(r->name, u->name, u->name_len);
+    r->len = u->len;
+    if (u->len)
+        memcpy(r->payload, u->payload, u->len);
+    g->recent_pos = (g->recent_pos + 1) % RECENT_USER;
+    if (g->recent_n < RECENT_USER)
+        g->recent_n++;
+}
+
 static void bcast_user(struct gossip *g, const struct msg_user *u)
 {
     uint8_t buf[GOSSIP_USER_MAX + 64];
+    remember_user(g, u);
     struct wbuf w;
     size_t mark;
     gossip__wbuf_fixed(&w, buf, sizeof(buf));
@@ -1220,7 +1437,8 @@ static void on_user(struct gossip *g, const struct msg_user *u)
     deliver_user(g, u);
 }
 
-/* ---- probing -------------------------------------------------------------- */
+/* ---- probing --------------------------------------------------------------
+ */
 
 static void probe_tick(struct gossip *g, struct gtimer *t);
 
@@ -1249,10 +1467,10 @@ static void probe_end(struct gossip *g, bool ok)
     }
     g->st.probes_failed++;
     if (p->expected_nacks > 0)
-        health_add(g, (int)p->expected_nacks -
-                          (int)(p->nacks < p->expected_nacks
-                                    ? p->nacks
-                                    : p->expected_nacks));
+        health_add(g,
+                   (int)p->expected_nacks - (int)(p->nacks < p->expected_nacks
+                                                      ? p->nacks
+                                                      : p->expected_nacks));
     else
         health_add(g, 1);
     m = find(g, &p->target);
@@ -1289,10 +1507,13 @@ static void probe_deadline(struct gossip *g, struct gtimer *t)
     probe_end(g, false);
 }
 
-static int stream_send(struct gossip *g, enum sreq_kind kind,
+static int stream_send(struct gossip *g,
+                       enum sreq_kind kind,
                        const struct gossip_addr *to,
-                       const struct gossip_id *peer, struct wbuf *w,
-                       uint32_t timeout, struct join_ctx *join,
+                       const struct gossip_id *peer,
+                       struct wbuf *w,
+                       uint32_t timeout,
+                       struct join_ctx *join,
                        uint64_t probe_seq);
 
 static void probe_indirect(struct gossip *g, struct gtimer *t)
@@ -1304,8 +1525,12 @@ static void probe_indirect(struct gossip *g, struct gtimer *t)
     (void)t;
     if (!p->active)
         return;
+    ack_sample(g, false);
     if (!m) {
-        probe_end(g, true); /* target vanished (reaped); nothing to judge */
+        /* the target vanished (reaped or pruned): nothing to judge */
+        timer_stop(g, &p->t_deadline);
+        p->active = false;
+        probe_schedule_next(g);
         return;
     }
     /* k random alive members other than us and the target. */
@@ -1397,6 +1622,7 @@ static void probe_tick(struct gossip *g, struct gtimer *t)
         gossip__enc_suspect(&pk.w, &s);
         pkt_end(&pk, mark);
     }
+    pkt_self_alive(g, &pk);
     pkt_fill(g, &pk);
     pkt_slice(g, &pk);
     pkt_send(g, &pk, &m->addr, &m->id, KEY_PEER);
@@ -1455,7 +1681,8 @@ static struct member *next_target(struct gossip *g)
     return NULL;
 }
 
-/* ---- packet handlers ------------------------------------------------------ */
+/* ---- packet handlers ------------------------------------------------------
+ */
 
 static struct gossip_addr reply_addr(const struct proto_hdr *h,
                                      const struct gossip_addr *from)
@@ -1470,9 +1697,12 @@ static struct gossip_addr reply_addr(const struct proto_hdr *h,
     return a;
 }
 
-static void send_ack(struct gossip *g, const struct gossip_addr *to,
-                     const struct gossip_id *peer, uint64_t seq,
-                     const struct gossip_inc *inc, enum key_use use)
+static void send_ack(struct gossip *g,
+                     const struct gossip_addr *to,
+                     const struct gossip_id *peer,
+                     uint64_t seq,
+                     const struct gossip_inc *inc,
+                     enum key_use use)
 {
     struct pkt pk;
     struct msg_ack ack = {seq, *inc};
@@ -1481,11 +1711,13 @@ static void send_ack(struct gossip *g, const struct gossip_addr *to,
     mark = pkt_begin(&pk, GOSSIP_MSG_ACK);
     gossip__enc_ack(&pk.w, &ack);
     pkt_end(&pk, mark);
+    pkt_self_alive(g, &pk);
     pkt_fill(g, &pk);
     pkt_send(g, &pk, to, peer, use);
 }
 
-static void handle_ping(struct gossip *g, const struct proto_hdr *h,
+static void handle_ping(struct gossip *g,
+                        const struct proto_hdr *h,
                         const struct gossip_addr *from,
                         const struct msg_ping *m)
 {
@@ -1529,7 +1761,8 @@ static void ireq_expire(struct gossip *g, struct gtimer *t)
     ireq_free(g, r);
 }
 
-static void handle_ping_req(struct gossip *g, const struct proto_hdr *h,
+static void handle_ping_req(struct gossip *g,
+                            const struct proto_hdr *h,
                             const struct gossip_addr *from,
                             const struct msg_ping_req *m)
 {
@@ -1537,8 +1770,7 @@ static void handle_ping_req(struct gossip *g, const struct proto_hdr *h,
     struct pkt pk;
     struct msg_ping ping;
     size_t mark;
-    if (g->n_ireqs >= IREQ_MAX ||
-        gossip__id_eq(&m->target, &g->self->id))
+    if (g->n_ireqs >= IREQ_MAX || gossip__id_eq(&m->target, &g->self->id))
         return;
     r = calloc(1, sizeof(*r));
     if (!r)
@@ -1568,6 +1800,8 @@ static void handle_ack(struct gossip *g, const struct msg_ack *a)
 {
     struct probe *p = &g->probe;
     if (p->active && a->seq == p->seq) {
+        if (p->t_timeout.idx != SIZE_MAX)
+            ack_sample(g, true); /* direct, before the probe timeout */
         probe_end(g, true);
         return;
     }
@@ -1587,11 +1821,13 @@ static void handle_nack(struct gossip *g, const struct msg_nack *n)
         g->probe.nacks++;
 }
 
-static void dispatch(struct gossip *g, const struct proto_hdr *h,
+static void dispatch(struct gossip *g,
+                     const struct proto_hdr *h,
                      const struct gossip_addr *from,
                      const struct proto_part *pt)
 {
-    union {
+    union
+    {
         struct msg_ping ping;
         struct msg_ping_req preq;
         struct msg_ack ack;
@@ -1600,8 +1836,10 @@ static void dispatch(struct gossip *g, const struct proto_hdr *h,
         struct msg_suspect susp;
         struct msg_user user;
     } u;
-    if (pt->type < GOSSIP_MSG_TYPES)
+    if (pt->type < GOSSIP_MSG_TYPES) {
         g->st.msgs_recv[pt->type]++;
+        g->st.msg_bytes_recv[pt->type] += 3 + pt->len;
+    }
     switch (pt->type) {
     case GOSSIP_MSG_PING:
         if (gossip__dec_ping(pt->body, pt->len, &u.ping) == 0)
@@ -1643,9 +1881,15 @@ static void dispatch(struct gossip *g, const struct proto_hdr *h,
 /* Open a frame: envelope or cleartext per configuration. On success
  * returns the plaintext length in out (or points *pt into in for
  * cleartext) and *key_idx (-1 for cleartext). */
-static int open_frame(struct gossip *g, bool stream, const uint8_t *in,
-                      size_t len, uint8_t *out, size_t cap,
-                      const uint8_t **pt, size_t *ptlen, int *key_idx)
+static int open_frame(struct gossip *g,
+                      bool stream,
+                      const uint8_t *in,
+                      size_t len,
+                      uint8_t *out,
+                      size_t cap,
+                      const uint8_t **pt,
+                      size_t *ptlen,
+                      int *key_idx)
 {
     if (len == 0)
         return GOSSIP_E_TRUNCATED;
@@ -1703,7 +1947,8 @@ static void rx_end(struct gossip *g, const struct proto_hdr *h, int key_idx)
 
 GOSSIP_API void gossip_on_packet(struct gossip *g,
                                  const struct gossip_addr *from,
-                                 const uint8_t *buf, size_t len)
+                                 const uint8_t *buf,
+                                 size_t len)
 {
     uint8_t plain[GOSSIP_UDP_MAX];
     struct proto_msg msg;
@@ -1754,7 +1999,8 @@ GOSSIP_API void gossip_on_timer(struct gossip *g)
     finish(g);
 }
 
-/* ---- gossip tick, push/pull, reconnect ------------------------------------ */
+/* ---- gossip tick, push/pull, reconnect ------------------------------------
+ */
 
 static void gossip_tick(struct gossip *g, struct gtimer *t)
 {
@@ -1801,7 +2047,9 @@ static uint64_t pushpull_interval(struct gossip *g)
     return iv;
 }
 
-static int build_pushpull(struct gossip *g, bool join, bool reply,
+static int build_pushpull(struct gossip *g,
+                          bool join,
+                          bool reply,
                           struct wbuf *w)
 {
     size_t mark;
@@ -1816,16 +2064,35 @@ static int build_pushpull(struct gossip *g, bool join, bool reply,
         gossip__put_u8(w, (uint8_t)g->nodes[i]->state);
         gossip__enc_alive(w, &a);
     }
+    gossip__put_u16(w, (uint16_t)g->recent_n);
+    for (size_t i = 0; i < g->recent_n; i++) {
+        const struct recent_ev *r = &g->recent[i];
+        struct msg_user u = {r->origin,   r->ltime,   r->name,
+                             r->name_len, r->payload, r->len};
+        size_t lm = w->len;
+        gossip__put_u16(w, 0);
+        gossip__enc_user(w, &u);
+        if (!w->err) {
+            size_t bl = w->len - lm - 2;
+            w->p[lm] = (uint8_t)(bl >> 8);
+            w->p[lm + 1] = (uint8_t)bl;
+        }
+    }
     gossip__stream_end(w, mark);
     return w->err;
 }
 
-static void merge(struct gossip *g, const struct msg_pushpull *pp,
+static void merge(struct gossip *g,
+                  const struct msg_pushpull *pp,
                   const struct gossip_id *sender)
 {
     size_t off = 0;
     uint8_t st;
     struct msg_alive a;
+    struct msg_user u;
+    while (gossip__pushpull_user_next(pp, &off, &u) == 1)
+        on_user(g, &u); /* before witnessing: they are not "too old" */
+    off = 0;
     witness(g, pp->ltime);
     while (gossip__pushpull_next(pp, &off, &st, &a) == 1) {
         switch (st) {
@@ -1859,10 +2126,13 @@ static struct sreq *sreq_take(struct gossip *g, uint64_t id)
 }
 
 /* Seal w (a stream payload) and start env->stream. Frees nothing. */
-static int stream_send(struct gossip *g, enum sreq_kind kind,
+static int stream_send(struct gossip *g,
+                       enum sreq_kind kind,
                        const struct gossip_addr *to,
-                       const struct gossip_id *peer, struct wbuf *w,
-                       uint32_t timeout, struct join_ctx *join,
+                       const struct gossip_id *peer,
+                       struct wbuf *w,
+                       uint32_t timeout,
+                       struct join_ctx *join,
                        uint64_t probe_seq)
 {
     struct sreq *r;
@@ -1884,9 +2154,9 @@ static int stream_send(struct gossip *g, enum sreq_kind kind,
     }
     key = key_for(g, peer, KEY_PEER);
     if (key >= 0) {
-        rc = gossip__env_seal(&g->kr.keys[key], true, g->label, g->label_len,
-                              wall(g), w->p, w->len, out,
-                              w->len + ENV_OVERHEAD);
+        rc =
+            gossip__env_seal(&g->kr.keys[key], true, g->label, g->label_len,
+                             wall(g), w->p, w->len, out, w->len + ENV_OVERHEAD);
         if (rc < 0) {
             free(out);
             free(r);
@@ -1894,8 +2164,8 @@ static int stream_send(struct gossip *g, enum sreq_kind kind,
         }
         len = (size_t)rc;
     } else {
-        len = gossip__clear_wrap(PROTO_FLAG_STREAM, g->label_tag, w->p,
-                                 w->len, out);
+        len = gossip__clear_wrap(PROTO_FLAG_STREAM, g->label_tag, w->p, w->len,
+                                 out);
     }
     r->id = ++g->next_sreq;
     r->kind = kind;
@@ -1917,7 +2187,8 @@ static int stream_send(struct gossip *g, enum sreq_kind kind,
     return 0;
 }
 
-static int start_pushpull(struct gossip *g, enum sreq_kind kind,
+static int start_pushpull(struct gossip *g,
+                          enum sreq_kind kind,
                           const struct gossip_addr *to,
                           const struct gossip_id *peer,
                           struct join_ctx *join)
@@ -1981,9 +2252,12 @@ static void leave_timeout(struct gossip *g, struct gtimer *t)
     }
 }
 
-/* ---- streams ---------------------------------------------------------------- */
+/* ---- streams ----------------------------------------------------------------
+ */
 
-static int error_frame(struct gossip *g, int code, uint8_t **out,
+static int error_frame(struct gossip *g,
+                       int code,
+                       uint8_t **out,
                        size_t *out_len)
 {
     uint8_t buf[128];
@@ -1994,7 +2268,7 @@ static int error_frame(struct gossip *g, int code, uint8_t **out,
     uint8_t *o;
     gossip__wbuf_fixed(&w, buf, sizeof(buf));
     gossip__enc_hdr(&w, PROTO_KIND_STREAM, &g->self->id, &g->self->addr,
-                        primary_id(g));
+                    primary_id(g));
     mark = gossip__stream_begin(&w, GOSSIP_MSG_ERROR);
     gossip__enc_error(&w, &e);
     gossip__stream_end(&w, mark);
@@ -2009,8 +2283,11 @@ static int error_frame(struct gossip *g, int code, uint8_t **out,
     return 0;
 }
 
-static int seal_reply(struct gossip *g, const struct gossip_id *peer,
-                      struct wbuf *w, uint8_t **out, size_t *out_len)
+static int seal_reply(struct gossip *g,
+                      const struct gossip_id *peer,
+                      struct wbuf *w,
+                      uint8_t **out,
+                      size_t *out_len)
 {
     uint8_t *o;
     int key;
@@ -2021,9 +2298,9 @@ static int seal_reply(struct gossip *g, const struct gossip_id *peer,
         return -ENOMEM;
     key = key_for(g, peer, KEY_REPLY);
     if (key >= 0) {
-        int n = gossip__env_seal(&g->kr.keys[key], true, g->label,
-                                 g->label_len, wall(g), w->p, w->len, o,
-                                 w->len + ENV_OVERHEAD);
+        int n =
+            gossip__env_seal(&g->kr.keys[key], true, g->label, g->label_len,
+                             wall(g), w->p, w->len, o, w->len + ENV_OVERHEAD);
         if (n < 0) {
             free(o);
             return n;
@@ -2040,8 +2317,12 @@ static int seal_reply(struct gossip *g, const struct gossip_id *peer,
 
 /* Decrypt/validate a stream message into msg; plain is the buffer (new,
  * caller frees) holding the plaintext when encrypted. */
-static int open_stream(struct gossip *g, const uint8_t *buf, size_t len,
-                       uint8_t **plain, struct proto_msg *msg, int *key_idx)
+static int open_stream(struct gossip *g,
+                       const uint8_t *buf,
+                       size_t len,
+                       uint8_t **plain,
+                       struct proto_msg *msg,
+                       int *key_idx)
 {
     const uint8_t *pt = NULL;
     size_t ptlen = 0;
@@ -2066,7 +2347,9 @@ static int open_stream(struct gossip *g, const uint8_t *buf, size_t len,
 
 GOSSIP_API int gossip_on_stream(struct gossip *g,
                                 const struct gossip_addr *from,
-                                const uint8_t *buf, size_t len, uint8_t **out,
+                                const uint8_t *buf,
+                                size_t len,
+                                uint8_t **out,
                                 size_t *out_len)
 {
     struct proto_msg *msg;
@@ -2100,8 +2383,8 @@ GOSSIP_API int gossip_on_stream(struct gossip *g,
             struct msg_ack ack = {ping.seq, g->self->inc};
             size_t mark;
             gossip__wbuf_dyn(&w, 4096);
-            gossip__enc_hdr(&w, PROTO_KIND_STREAM, &g->self->id,
-                            &g->self->addr, primary_id(g));
+            gossip__enc_hdr(&w, PROTO_KIND_STREAM, &g->self->id, &g->self->addr,
+                            primary_id(g));
             mark = gossip__stream_begin(&w, GOSSIP_MSG_ACK);
             gossip__enc_ack(&w, &ack);
             gossip__stream_end(&w, mark);
@@ -2164,8 +2447,10 @@ static int peer_error(const uint8_t *buf, size_t len, const uint8_t tag[4])
     return rc == 0 ? e.code : GOSSIP_E_REJECTED;
 }
 
-GOSSIP_API void gossip_on_stream_reply(struct gossip *g, uint64_t req,
-                                       int status, const uint8_t *buf,
+GOSSIP_API void gossip_on_stream_reply(struct gossip *g,
+                                       uint64_t req,
+                                       int status,
+                                       const uint8_t *buf,
                                        size_t len)
 {
     struct sreq *r = sreq_take(g, req);
@@ -2243,7 +2528,8 @@ GOSSIP_API void gossip_on_stream_reply(struct gossip *g, uint64_t req,
     finish(g);
 }
 
-/* ---- public operations ------------------------------------------------------ */
+/* ---- public operations ------------------------------------------------------
+ */
 
 GOSSIP_API void gossip_config_init(struct gossip_config *cfg,
                                    enum gossip_profile p)
@@ -2262,15 +2548,16 @@ static int config_error(const struct gossip_env *env, const char *msg)
 }
 
 GOSSIP_API int gossip_new(const struct gossip_config *cfg,
-                          const struct gossip_env *env, struct gossip **out)
+                          const struct gossip_env *env,
+                          struct gossip **out)
 {
     struct gossip *g;
     struct member *s;
     size_t nl;
 
     *out = NULL;
-    if (!env || !env->now || !env->random || !env->send ||
-        !env->timer_start || !env->timer_stop)
+    if (!env || !env->now || !env->random || !env->send || !env->timer_start ||
+        !env->timer_stop)
         return config_error(env, "gossip: incomplete environment");
     if (gossip_params_validate(&cfg->params) != 0)
         return config_error(env, "gossip: invalid parameters");
@@ -2305,8 +2592,7 @@ GOSSIP_API int gossip_new(const struct gossip_config *cfg,
     gossip__label_tag(g->label, g->label_len, g->label_tag);
     gossip__keyring_init(&g->kr);
     for (size_t i = 0; i < cfg->nkeys; i++) {
-        int rc = gossip__keyring_install(&g->kr, cfg->keys[i],
-                                         GOSSIP_KEY_SIZE);
+        int rc = gossip__keyring_install(&g->kr, cfg->keys[i], GOSSIP_KEY_SIZE);
         if (rc) {
             gossip_delete(g);
             return config_error(env, "gossip: bad key");
@@ -2322,6 +2608,7 @@ GOSSIP_API int gossip_new(const struct gossip_config *cfg,
     timer_init(&g->probe.t_timeout, probe_indirect);
     timer_init(&g->probe.t_deadline, probe_deadline);
     g->rx_key = -1;
+    g->ack_rate = 1.0;
     g->next_seq = rnd(g);
     g->n_dirty = true;
 
@@ -2373,6 +2660,7 @@ GOSSIP_API void gossip_delete(struct gossip *g)
         member_free(g, g->nodes[i]);
     free(g->nodes);
     free(g->hash);
+    free(g->nhash);
     while (g->ireqs) {
         struct ireq *r = g->ireqs;
         g->ireqs = r->next;
@@ -2409,8 +2697,11 @@ GOSSIP_API void gossip_start(struct gossip *g)
     finish(g);
 }
 
-GOSSIP_API int gossip_join(struct gossip *g, const struct gossip_addr *seeds,
-                           size_t n, gossip_done_cb cb, void *data)
+GOSSIP_API int gossip_join(struct gossip *g,
+                           const struct gossip_addr *seeds,
+                           size_t n,
+                           gossip_done_cb cb,
+                           void *data)
 {
     struct join_ctx *j;
     int last = -EINVAL;
@@ -2449,8 +2740,10 @@ GOSSIP_API int gossip_join(struct gossip *g, const struct gossip_addr *seeds,
     return 0;
 }
 
-GOSSIP_API int gossip_leave(struct gossip *g, uint32_t timeout_ms,
-                            gossip_done_cb cb, void *data)
+GOSSIP_API int gossip_leave(struct gossip *g,
+                            uint32_t timeout_ms,
+                            gossip_done_cb cb,
+                            void *data)
 {
     struct msg_suspect d;
     size_t others = 0;
@@ -2465,13 +2758,12 @@ GOSSIP_API int gossip_leave(struct gossip *g, uint32_t timeout_ms,
     timer_stop(g, &g->probe.t_timeout);
     timer_stop(g, &g->probe.t_deadline);
     g->probe.active = false;
-    g->self->state = GOSSIP_LEFT;
+    set_state(g, g->self, GOSSIP_LEFT);
     g->self->state_change = now(g);
-    g->n_dirty = true;
     for (size_t i = 0; i < g->n; i++)
-        others += g->nodes[i] != g->self &&
-                  (g->nodes[i]->state == GOSSIP_ALIVE ||
-                   g->nodes[i]->state == GOSSIP_SUSPECT);
+        others +=
+            g->nodes[i] != g->self && (g->nodes[i]->state == GOSSIP_ALIVE ||
+                                       g->nodes[i]->state == GOSSIP_SUSPECT);
     glog(g, GOSSIP_LOG_INFO, "leaving the cluster");
     if (!others) {
         g->leave_done = true;
@@ -2490,7 +2782,8 @@ GOSSIP_API int gossip_leave(struct gossip *g, uint32_t timeout_ms,
     return 0;
 }
 
-GOSSIP_API int gossip_set_meta(struct gossip *g, const uint8_t *meta,
+GOSSIP_API int gossip_set_meta(struct gossip *g,
+                               const uint8_t *meta,
                                size_t len)
 {
     uint8_t *copy = NULL;
@@ -2505,13 +2798,16 @@ GOSSIP_API int gossip_set_meta(struct gossip *g, const uint8_t *meta,
     }
     set_meta(g->self, meta, (uint16_t)len, &copy);
     g->self->inc.ctr++;
+    g->inc_changed_at = now(g) ? now(g) : 1;
     bcast_member(g, g->self);
     finish(g);
     return 0;
 }
 
-GOSSIP_API int gossip_user_event(struct gossip *g, const char *name,
-                                 const uint8_t *payload, size_t len,
+GOSSIP_API int gossip_user_event(struct gossip *g,
+                                 const char *name,
+                                 const uint8_t *payload,
+                                 size_t len,
                                  uint64_t *ltime)
 {
     struct msg_user u;
@@ -2534,7 +2830,8 @@ GOSSIP_API int gossip_user_event(struct gossip *g, const char *name,
     return 0;
 }
 
-GOSSIP_API int gossip_force_leave(struct gossip *g, const char *name,
+GOSSIP_API int gossip_force_leave(struct gossip *g,
+                                  const char *name,
                                   bool prune)
 {
     struct member *m = name ? find_name(g, name, strlen(name)) : NULL;
@@ -2553,7 +2850,8 @@ GOSSIP_API int gossip_force_leave(struct gossip *g, const char *name,
     return 0;
 }
 
-/* ---- queries ------------------------------------------------------------------ */
+/* ---- queries
+ * ------------------------------------------------------------------ */
 
 GOSSIP_API size_t gossip_member_count(const struct gossip *g)
 {
@@ -2561,14 +2859,16 @@ GOSSIP_API size_t gossip_member_count(const struct gossip *g)
 }
 
 GOSSIP_API size_t gossip_members(const struct gossip *g,
-                                 struct gossip_member *out, size_t max)
+                                 struct gossip_member *out,
+                                 size_t max)
 {
     for (size_t i = 0; i < g->n && i < max; i++)
         fill_member(g, g->nodes[i], &out[i]);
     return g->n;
 }
 
-GOSSIP_API int gossip_member_by_name(const struct gossip *g, const char *name,
+GOSSIP_API int gossip_member_by_name(const struct gossip *g,
+                                     const char *name,
                                      struct gossip_member *out)
 {
     const struct member *m = name ? find_name(g, name, strlen(name)) : NULL;
@@ -2601,11 +2901,7 @@ GOSSIP_API unsigned gossip_health_score(const struct gossip *g)
 
 GOSSIP_API size_t gossip_num_live(const struct gossip *g)
 {
-    size_t c = 0;
-    for (size_t i = 0; i < g->n; i++)
-        c += g->nodes[i]->state == GOSSIP_ALIVE ||
-             g->nodes[i]->state == GOSSIP_SUSPECT;
-    return c;
+    return g->n_live;
 }
 
 GOSSIP_API void gossip_stats(const struct gossip *g, struct gossip_stats *out)
@@ -2616,7 +2912,8 @@ GOSSIP_API void gossip_stats(const struct gossip *g, struct gossip_stats *out)
     out->bcast_dropped += g->bq.dropped;
 }
 
-/* ---- keyring ------------------------------------------------------------------ */
+/* ---- keyring
+ * ------------------------------------------------------------------ */
 
 GOSSIP_API int gossip_keyring_install(struct gossip *g,
                                       const uint8_t key[GOSSIP_KEY_SIZE])
@@ -2637,7 +2934,8 @@ GOSSIP_API int gossip_keyring_remove(struct gossip *g,
 }
 
 GOSSIP_API size_t gossip_keyring_list(const struct gossip *g,
-                                      struct gossip_key_info *out, size_t max)
+                                      struct gossip_key_info *out,
+                                      size_t max)
 {
     for (size_t i = 0; i < g->kr.n && i < max; i++) {
         memcpy(out[i].key, g->kr.keys[i].key, GOSSIP_KEY_SIZE);

@@ -38,44 +38,44 @@
 
 /* ---- limits -------------------------------------------------------------- */
 
-#define GOSSIP_NAME_MAX 128       /* node name bytes, no NUL inside */
-#define GOSSIP_META_MAX 512       /* node metadata (tags) bytes */
-#define GOSSIP_LABEL_MAX 255      /* cluster label bytes */
-#define GOSSIP_USER_NAME_MAX 128  /* user event name bytes */
-#define GOSSIP_USER_MAX 512       /* user event name + payload bytes */
-#define GOSSIP_KEY_SIZE 32        /* operator key bytes */
-#define GOSSIP_KEYRING_MAX 16     /* keys installed at once */
-#define GOSSIP_UDP_MIN 512        /* smallest allowed udp_buffer_size */
-#define GOSSIP_UDP_MAX 9000       /* largest allowed udp_buffer_size */
+#define GOSSIP_NAME_MAX 128           /* node name bytes, no NUL inside */
+#define GOSSIP_META_MAX 512           /* node metadata (tags) bytes */
+#define GOSSIP_LABEL_MAX 255          /* cluster label bytes */
+#define GOSSIP_USER_NAME_MAX 128      /* user event name bytes */
+#define GOSSIP_USER_MAX 512           /* user event name + payload bytes */
+#define GOSSIP_KEY_SIZE 32            /* operator key bytes */
+#define GOSSIP_KEYRING_MAX 16         /* keys installed at once */
+#define GOSSIP_UDP_MIN 512            /* smallest allowed udp_buffer_size */
+#define GOSSIP_UDP_MAX 9000           /* largest allowed udp_buffer_size */
 #define GOSSIP_STREAM_MAX (16u << 20) /* largest stream message */
-#define GOSSIP_PROTO_MIN 1        /* protocol versions we understand */
+#define GOSSIP_PROTO_MIN 1            /* protocol versions we understand */
 #define GOSSIP_PROTO_MAX 1
 
 /* ---- errors -------------------------------------------------------------- */
 
 enum gossip_error {
-    GOSSIP_E_TRUNCATED = -10001, /* input ends inside a field */
-    GOSSIP_E_OVERSIZE = -10002,  /* a length or count over its bound */
-    GOSSIP_E_INVALID = -10003,   /* inconsistent or out-of-range field */
-    GOSSIP_E_VERSION = -10004,   /* unknown format or protocol version */
-    GOSSIP_E_CHECKSUM = -10005,  /* cleartext CRC mismatch */
-    GOSSIP_E_LABEL = -10006,     /* cluster label mismatch (cleartext) */
+    GOSSIP_E_TRUNCATED = -10001,   /* input ends inside a field */
+    GOSSIP_E_OVERSIZE = -10002,    /* a length or count over its bound */
+    GOSSIP_E_INVALID = -10003,     /* inconsistent or out-of-range field */
+    GOSSIP_E_VERSION = -10004,     /* unknown format or protocol version */
+    GOSSIP_E_CHECKSUM = -10005,    /* cleartext CRC mismatch */
+    GOSSIP_E_LABEL = -10006,       /* cluster label mismatch (cleartext) */
     GOSSIP_E_KEY_UNKNOWN = -10007, /* encrypted with a key we don't have */
-    GOSSIP_E_AUTH = -10008,      /* authentication failed (key or label) */
-    GOSSIP_E_REPLAY = -10009,    /* nonce already seen */
-    GOSSIP_E_STALE = -10010,     /* sender time outside the replay window */
-    GOSSIP_E_PLAINTEXT = -10011, /* cleartext refused: encryption is on */
-    GOSSIP_E_NO_KEY = -10012,    /* encrypted input, no key configured */
-    GOSSIP_E_KEY_SIZE = -10013,  /* a key that is not 32 bytes */
+    GOSSIP_E_AUTH = -10008,        /* authentication failed (key or label) */
+    GOSSIP_E_REPLAY = -10009,      /* nonce already seen */
+    GOSSIP_E_STALE = -10010,       /* sender time outside the replay window */
+    GOSSIP_E_PLAINTEXT = -10011,   /* cleartext refused: encryption is on */
+    GOSSIP_E_NO_KEY = -10012,      /* encrypted input, no key configured */
+    GOSSIP_E_KEY_SIZE = -10013,    /* a key that is not 32 bytes */
     GOSSIP_E_KEY_PRIMARY = -10014, /* the primary key cannot be removed */
     GOSSIP_E_KEY_MISSING = -10015, /* key not installed */
     GOSSIP_E_KEYRING_FULL = -10016,
-    GOSSIP_E_CONFLICT = -10017,  /* name held by another live node ID */
-    GOSSIP_E_LEAVING = -10018,   /* operation refused while leaving */
-    GOSSIP_E_TIMEOUT = -10019,   /* stream request timed out */
+    GOSSIP_E_CONFLICT = -10017,    /* name held by another live node ID */
+    GOSSIP_E_LEAVING = -10018,     /* operation refused while leaving */
+    GOSSIP_E_TIMEOUT = -10019,     /* stream request timed out */
     GOSSIP_E_UNREACHABLE = -10020, /* stream peer refused or unreachable */
-    GOSSIP_E_REJECTED = -10021,  /* peer answered with an error frame */
-    GOSSIP_E_NOT_FOUND = -10022, /* no such member */
+    GOSSIP_E_REJECTED = -10021,    /* peer answered with an error frame */
+    GOSSIP_E_NOT_FOUND = -10022,   /* no such member */
 };
 
 /* Human text for a GOSSIP_E_* code or a negative errno. Never NULL. */
@@ -85,7 +85,8 @@ GOSSIP_API const char *gossip_strerror(int err);
 
 /* An IPv4 or IPv6 address and port. family is 4 or 6; for 4 only ip[0..4)
  * is used. Plain data: copy freely. */
-struct gossip_addr {
+struct gossip_addr
+{
     uint8_t family;
     uint16_t port;
     uint8_t ip[16];
@@ -93,21 +94,25 @@ struct gossip_addr {
 
 /* Parse "1.2.3.4", "1.2.3.4:8301", "[::1]:8301" or "::1" (numeric only;
  * the port defaults to default_port). 0 or -EINVAL. */
-GOSSIP_API int gossip_addr_parse(const char *s, uint16_t default_port,
+GOSSIP_API int gossip_addr_parse(const char *s,
+                                 uint16_t default_port,
                                  struct gossip_addr *out);
 /* "1.2.3.4:8301" / "[::1]:8301" into buf (truncated to len). Returns buf. */
-GOSSIP_API char *gossip_addr_format(const struct gossip_addr *a, char *buf,
+GOSSIP_API char *gossip_addr_format(const struct gossip_addr *a,
+                                    char *buf,
                                     size_t len);
 GOSSIP_API bool gossip_addr_equal(const struct gossip_addr *a,
                                   const struct gossip_addr *b);
 
-struct gossip_id {
+struct gossip_id
+{
     uint8_t b[16];
 };
 
 /* Incarnation: compared lexicographically (gen, then ctr). Only the node
  * itself raises it. */
-struct gossip_inc {
+struct gossip_inc
+{
     uint64_t gen; /* boot generation, persisted by the caller */
     uint32_t ctr; /* bumped on refutation and metadata change */
 };
@@ -122,7 +127,8 @@ enum gossip_state {
 GOSSIP_API const char *gossip_state_name(enum gossip_state s);
 
 /* A copy of one member's entry (read-only snapshot). */
-struct gossip_member {
+struct gossip_member
+{
     struct gossip_id id;
     char name[GOSSIP_NAME_MAX + 1]; /* NUL-terminated */
     struct gossip_addr addr;
@@ -139,16 +145,17 @@ struct gossip_member {
 
 /* Timing and sizing knobs. Fill from a profile, then override what you
  * need; gossip_new() validates. All durations in milliseconds. */
-struct gossip_params {
-    uint32_t probe_interval_ms;     /* one probe per interval (x health+1) */
-    uint32_t probe_timeout_ms;      /* direct-ping wait, never scaled */
-    uint32_t indirect_checks;       /* k helpers for ping-req */
-    uint32_t retransmit_mult;       /* limit = mult * ceil(log10(N+1)) */
-    uint32_t suspicion_mult;        /* min = mult*max(1,log10 N)*probe */
+struct gossip_params
+{
+    uint32_t probe_interval_ms; /* one probe per interval (x health+1) */
+    uint32_t probe_timeout_ms;  /* direct-ping wait, never scaled */
+    uint32_t indirect_checks;   /* k helpers for ping-req */
+    uint32_t retransmit_mult;   /* limit = mult * ceil(log10(N+1)) */
+    uint32_t suspicion_mult;    /* min = mult*max(1,log10 N)*probe */
     uint32_t suspicion_max_timeout_mult; /* max = this * min */
-    uint32_t push_pull_interval_ms; /* anti-entropy; scaled above N=32 */
-    uint32_t gossip_interval_ms;    /* broadcast fan-out tick */
-    uint32_t gossip_nodes;          /* fan-out per tick */
+    uint32_t push_pull_interval_ms;      /* anti-entropy; scaled above N=32 */
+    uint32_t gossip_interval_ms;         /* broadcast fan-out tick */
+    uint32_t gossip_nodes;               /* fan-out per tick */
     uint32_t gossip_to_dead_ms;     /* keep gossiping to the dead this long */
     uint32_t awareness_max;         /* health score in [0, max-1] */
     uint32_t tcp_timeout_ms;        /* stream request deadline */
@@ -163,7 +170,12 @@ struct gossip_params {
     uint32_t user_share_pct;        /* packet share reserved for user
                                      * messages when some are queued */
     uint32_t slice_records;         /* anti-entropy records per packet */
-    uint32_t max_inbound_streams;   /* concurrent stream requests served */
+    /* Retransmit floor: every member misses a broadcast with probability
+     * about e^-limit, so the limit is raised to ln(N) + nines x ln(10),
+     * making P(some member misses it) <= 10^-nines (0 = memberlist's
+     * formula only). */
+    uint32_t bcast_nines;
+    uint32_t max_inbound_streams; /* concurrent stream requests served */
 };
 
 enum gossip_profile {
@@ -193,7 +205,8 @@ enum gossip_log_level {
     GOSSIP_LOG_DEBUG = 3,
 };
 
-struct gossip_env {
+struct gossip_env
+{
     void *data;
     /* Monotonic milliseconds. Required. */
     uint64_t (*now)(void *data);
@@ -203,7 +216,9 @@ struct gossip_env {
     uint64_t (*random)(void *data);
     /* Send one datagram (len <= udp_buffer_size). Best effort; the return
      * value is only counted in stats. Required. */
-    int (*send)(void *data, const struct gossip_addr *to, const uint8_t *buf,
+    int (*send)(void *data,
+                const struct gossip_addr *to,
+                const uint8_t *buf,
                 size_t len);
     /* Start a reliable request/response exchange (TCP in production): deliver
      * buf to the peer's gossip_on_stream() and hand its reply, or an error,
@@ -211,8 +226,12 @@ struct gossip_env {
      * called back from inside this call. Return <0 if it cannot start (then
      * no reply follows). NULL: no streams (join, push/pull and the TCP
      * fallback probe are off). */
-    int (*stream)(void *data, const struct gossip_addr *to, const uint8_t *buf,
-                  size_t len, uint32_t timeout_ms, uint64_t req);
+    int (*stream)(void *data,
+                  const struct gossip_addr *to,
+                  const uint8_t *buf,
+                  size_t len,
+                  uint32_t timeout_ms,
+                  uint64_t req);
     /* Arm the single timer at absolute now()-time at_ms (replacing any armed
      * one); call gossip_on_timer() when it passes. Required. */
     void (*timer_start)(void *data, uint64_t at_ms);
@@ -224,8 +243,8 @@ struct gossip_env {
 /* ---- events -------------------------------------------------------------- */
 
 enum gossip_event_type {
-    GOSSIP_EV_JOIN = 0,   /* new member, or back from failed/left */
-    GOSSIP_EV_ALIVE = 1,  /* a suspect member refuted the suspicion */
+    GOSSIP_EV_JOIN = 0,  /* new member, or back from failed/left */
+    GOSSIP_EV_ALIVE = 1, /* a suspect member refuted the suspicion */
     GOSSIP_EV_SUSPECT = 2,
     GOSSIP_EV_FAILED = 3,
     GOSSIP_EV_LEFT = 4,
@@ -238,12 +257,15 @@ GOSSIP_API const char *gossip_event_name(enum gossip_event_type t);
 struct gossip;
 
 /* m is borrowed for the call. Not called for the local node itself. */
-typedef void (*gossip_member_cb)(struct gossip *g, enum gossip_event_type type,
-                                 const struct gossip_member *m, void *data);
+typedef void (*gossip_member_cb)(struct gossip *g,
+                                 enum gossip_event_type type,
+                                 const struct gossip_member *m,
+                                 void *data);
 
-struct gossip_user_event {
+struct gossip_user_event
+{
     struct gossip_id origin;
-    uint64_t ltime; /* Lamport time */
+    uint64_t ltime;   /* Lamport time */
     const char *name; /* not NUL-terminated: name_len bytes */
     size_t name_len;
     const uint8_t *payload;
@@ -251,32 +273,37 @@ struct gossip_user_event {
 };
 /* ev and its buffers are borrowed for the call. */
 typedef void (*gossip_user_cb)(struct gossip *g,
-                               const struct gossip_user_event *ev, void *data);
+                               const struct gossip_user_event *ev,
+                               void *data);
 
 /* Completion of join/leave; status 0 or negative. For join, n is the number
- * of seeds that answered. */
-typedef void (*gossip_done_cb)(struct gossip *g, int status, unsigned n,
+ * of seeds that answered. Runs last in the entry point that completed the
+ * operation, so it may call gossip_delete() / gossip_uv_close(). */
+typedef void (*gossip_done_cb)(struct gossip *g,
+                               int status,
+                               unsigned n,
                                void *data);
 
 /* ---- configuration and lifecycle ----------------------------------------- */
 
-struct gossip_config {
+struct gossip_config
+{
     struct gossip_params params;
-    struct gossip_id id;       /* all zero: a random ID is drawn */
-    const char *name;          /* copied; 1..GOSSIP_NAME_MAX bytes */
-    struct gossip_addr addr;   /* advertised address */
-    uint64_t generation;       /* persisted by the caller, +1 per boot */
-    const uint8_t *meta;       /* copied; <= GOSSIP_META_MAX bytes */
+    struct gossip_id id;     /* all zero: a random ID is drawn */
+    const char *name;        /* copied; 1..GOSSIP_NAME_MAX bytes */
+    struct gossip_addr addr; /* advertised address */
+    uint64_t generation;     /* persisted by the caller, +1 per boot */
+    const uint8_t *meta;     /* copied; <= GOSSIP_META_MAX bytes */
     size_t meta_len;
-    const char *label;         /* copied; NULL or "" = no label */
+    const char *label; /* copied; NULL or "" = no label */
     /* Keys, copied: keys[0] becomes primary. nkeys 0 = no encryption. */
     const uint8_t (*keys)[GOSSIP_KEY_SIZE];
     size_t nkeys;
-    bool verify_incoming;      /* refuse cleartext when a key exists */
-    bool verify_outgoing;      /* encrypt when a key exists */
+    bool verify_incoming; /* refuse cleartext when a key exists */
+    bool verify_outgoing; /* encrypt when a key exists */
     gossip_member_cb on_member;
     gossip_user_cb on_user;
-    void *data;                /* passed to the callbacks */
+    void *data; /* passed to the callbacks */
 };
 
 /* Zero the config and fill params from profile p; verify_* = true. */
@@ -288,7 +315,8 @@ GOSSIP_API void gossip_config_init(struct gossip_config *cfg,
  * Returns 0 and *out (new; free with gossip_delete), -EINVAL for a bad
  * config (logged through env->log), or -ENOMEM. */
 GOSSIP_API int gossip_new(const struct gossip_config *cfg,
-                          const struct gossip_env *env, struct gossip **out);
+                          const struct gossip_env *env,
+                          struct gossip **out);
 /* Free everything (keys wiped). Pending stream requests are forgotten: the
  * environment must not call back for them afterwards. */
 GOSSIP_API void gossip_delete(struct gossip *g);
@@ -300,18 +328,23 @@ GOSSIP_API void gossip_start(struct gossip *g);
 
 GOSSIP_API void gossip_on_packet(struct gossip *g,
                                  const struct gossip_addr *from,
-                                 const uint8_t *buf, size_t len);
+                                 const uint8_t *buf,
+                                 size_t len);
 GOSSIP_API void gossip_on_timer(struct gossip *g);
 /* A stream request arrived. On 0, *out is the reply (new; free() it) of
  * *out_len bytes, possibly an error frame. <0: close without a reply. */
 GOSSIP_API int gossip_on_stream(struct gossip *g,
                                 const struct gossip_addr *from,
-                                const uint8_t *buf, size_t len, uint8_t **out,
+                                const uint8_t *buf,
+                                size_t len,
+                                uint8_t **out,
                                 size_t *out_len);
 /* The answer to env->stream(req): status 0 with the reply bytes, or a
  * negative code (GOSSIP_E_TIMEOUT, GOSSIP_E_UNREACHABLE, -errno). */
-GOSSIP_API void gossip_on_stream_reply(struct gossip *g, uint64_t req,
-                                       int status, const uint8_t *buf,
+GOSSIP_API void gossip_on_stream_reply(struct gossip *g,
+                                       uint64_t req,
+                                       int status,
+                                       const uint8_t *buf,
                                        size_t len);
 
 /* ---- operations ---------------------------------------------------------- */
@@ -319,32 +352,41 @@ GOSSIP_API void gossip_on_stream_reply(struct gossip *g, uint64_t req,
 /* Push/pull (join=true) with each seed. cb (may be NULL) runs once when all
  * have answered: status 0 if at least one did (n = how many), else the
  * last error. Returns 0, or <0 (then cb never runs). */
-GOSSIP_API int gossip_join(struct gossip *g, const struct gossip_addr *seeds,
-                           size_t n, gossip_done_cb cb, void *data);
+GOSSIP_API int gossip_join(struct gossip *g,
+                           const struct gossip_addr *seeds,
+                           size_t n,
+                           gossip_done_cb cb,
+                           void *data);
 
 /* Graceful leave: broadcast our departure and run cb once it has been sent
  * its full retransmit budget, or after timeout_ms. Probing stops; the core
  * keeps answering until deleted. Returns 0 or GOSSIP_E_LEAVING. */
-GOSSIP_API int gossip_leave(struct gossip *g, uint32_t timeout_ms,
-                            gossip_done_cb cb, void *data);
+GOSSIP_API int gossip_leave(struct gossip *g,
+                            uint32_t timeout_ms,
+                            gossip_done_cb cb,
+                            void *data);
 
 /* Replace our metadata: bumps the incarnation and broadcasts. 0, -EINVAL
  * (too big) or GOSSIP_E_LEAVING. */
-GOSSIP_API int gossip_set_meta(struct gossip *g, const uint8_t *meta,
+GOSSIP_API int gossip_set_meta(struct gossip *g,
+                               const uint8_t *meta,
                                size_t len);
 
 /* Disseminate a user event cluster-wide (also delivered locally through
  * on_user). name 1..GOSSIP_USER_NAME_MAX bytes; name + payload <=
  * GOSSIP_USER_MAX. Returns 0 or -EINVAL; *ltime (optional) gets its time. */
-GOSSIP_API int gossip_user_event(struct gossip *g, const char *name,
-                                 const uint8_t *payload, size_t len,
+GOSSIP_API int gossip_user_event(struct gossip *g,
+                                 const char *name,
+                                 const uint8_t *payload,
+                                 size_t len,
                                  uint64_t *ltime);
 
 /* Declare a failed member as left and tell the cluster (Consul's
  * force-leave). prune also removes it from the local table at once.
  * GOSSIP_E_NOT_FOUND if no member has that name. An alive member will
  * refute. */
-GOSSIP_API int gossip_force_leave(struct gossip *g, const char *name,
+GOSSIP_API int gossip_force_leave(struct gossip *g,
+                                  const char *name,
                                   bool prune);
 
 /* ---- queries ------------------------------------------------------------- */
@@ -353,9 +395,11 @@ GOSSIP_API size_t gossip_member_count(const struct gossip *g);
 /* Copy up to max members (self included) into out; returns how many exist
  * (may exceed max). */
 GOSSIP_API size_t gossip_members(const struct gossip *g,
-                                 struct gossip_member *out, size_t max);
+                                 struct gossip_member *out,
+                                 size_t max);
 /* 0 and *out, or GOSSIP_E_NOT_FOUND. */
-GOSSIP_API int gossip_member_by_name(const struct gossip *g, const char *name,
+GOSSIP_API int gossip_member_by_name(const struct gossip *g,
+                                     const char *name,
                                      struct gossip_member *out);
 GOSSIP_API int gossip_member_by_id(const struct gossip *g,
                                    const struct gossip_id *id,
@@ -380,19 +424,22 @@ enum gossip_msg_type {
     GOSSIP_MSG_TYPES = 11,
 };
 
-struct gossip_stats {
+struct gossip_stats
+{
     unsigned health_score;
     uint64_t probes, probes_failed;
-    uint64_t suspicions_started;  /* by us, as prober */
-    uint64_t suspicions_refuted;  /* of us, refuted by us */
-    uint64_t refutations;         /* incarnation bumps after accusations */
-    uint64_t members_failed;      /* FAILED events emitted */
+    uint64_t suspicions_started; /* by us, as prober */
+    uint64_t suspicions_refuted; /* of us, refuted by us */
+    uint64_t refutations;        /* incarnation bumps after accusations */
+    uint64_t members_failed;     /* FAILED events emitted */
     uint64_t pkts_sent, pkts_recv, bytes_sent, bytes_recv;
-    uint64_t pkts_rejected;       /* failed decode/decrypt/auth */
-    uint64_t streams_sent, streams_recv, stream_bytes_sent,
-        stream_bytes_recv;
+    uint64_t pkts_rejected; /* failed decode/decrypt/auth */
+    uint64_t streams_sent, streams_recv, stream_bytes_sent, stream_bytes_recv;
     uint64_t msgs_sent[GOSSIP_MSG_TYPES], msgs_recv[GOSSIP_MSG_TYPES];
-    uint64_t bcast_dropped;       /* queue overflow */
+    /* encoded bytes per message type (part header included; frame and
+     * envelope overhead are only in bytes_sent/recv) */
+    uint64_t msg_bytes_sent[GOSSIP_MSG_TYPES], msg_bytes_recv[GOSSIP_MSG_TYPES];
+    uint64_t bcast_dropped; /* queue overflow */
     size_t bcast_queued;
 };
 GOSSIP_API void gossip_stats(const struct gossip *g, struct gossip_stats *out);
@@ -404,7 +451,8 @@ GOSSIP_API void gossip_stats(const struct gossip *g, struct gossip_stats *out);
  * every installed key decrypts; a peer is answered with the key it last
  * used when we have it, so joins work mid-rotation.
  */
-struct gossip_key_info {
+struct gossip_key_info
+{
     uint8_t key[GOSSIP_KEY_SIZE];
     uint32_t key_id;
     bool primary;
@@ -424,14 +472,14 @@ GOSSIP_API int gossip_keyring_remove(struct gossip *g,
                                      const uint8_t key[GOSSIP_KEY_SIZE]);
 /* Copies up to max entries, primary first; returns the number installed. */
 GOSSIP_API size_t gossip_keyring_list(const struct gossip *g,
-                                      struct gossip_key_info *out, size_t max);
+                                      struct gossip_key_info *out,
+                                      size_t max);
 
 /* 32 random bytes (libsodium). */
 GOSSIP_API void gossip_keygen(uint8_t key[GOSSIP_KEY_SIZE]);
 /* Standard base64 with padding, as Consul prints keys. Decode returns 0 or
  * GOSSIP_E_KEY_SIZE (not exactly 32 bytes) / -EINVAL (not base64). */
-GOSSIP_API int gossip_key_decode(const char *b64,
-                                 uint8_t key[GOSSIP_KEY_SIZE]);
+GOSSIP_API int gossip_key_decode(const char *b64, uint8_t key[GOSSIP_KEY_SIZE]);
 GOSSIP_API void gossip_key_encode(const uint8_t key[GOSSIP_KEY_SIZE],
                                   char out[48]);
 GOSSIP_API uint32_t gossip_key_id(const uint8_t key[GOSSIP_KEY_SIZE]);
@@ -458,9 +506,10 @@ GOSSIP_API int gossip_keyring_save_ring(const struct gossip *g,
 struct uv_loop_s;
 struct gossip_uv;
 
-struct gossip_uv_options {
-    const char *bind_ip;      /* "0.0.0.0" if NULL */
-    uint16_t bind_port;       /* 0 = ephemeral */
+struct gossip_uv_options
+{
+    const char *bind_ip; /* "0.0.0.0" if NULL */
+    uint16_t bind_port;  /* 0 = ephemeral */
     /* log sink for the core and the transport; NULL = silent */
     void (*log)(void *data, enum gossip_log_level level, const char *msg);
     void *log_data;
@@ -481,7 +530,8 @@ GOSSIP_API struct gossip *gossip_uv_core(struct gossip_uv *u);
 GOSSIP_API uint16_t gossip_uv_port(const struct gossip_uv *u);
 /* Delete the core, close handles and connections; cb(data) runs when all
  * memory is released (after the loop has run). cb may be NULL. */
-GOSSIP_API void gossip_uv_close(struct gossip_uv *u, void (*cb)(void *data),
+GOSSIP_API void gossip_uv_close(struct gossip_uv *u,
+                                void (*cb)(void *data),
                                 void *data);
 
 #endif

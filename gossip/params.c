@@ -34,6 +34,7 @@ GOSSIP_API void gossip_params_profile(enum gossip_profile p,
     o->replay_window_ms = 60000;
     o->user_share_pct = 25;
     o->slice_records = 1;
+    o->bcast_nines = 4;
     o->max_inbound_streams = 128;
 
     switch (p) {
@@ -104,7 +105,7 @@ GOSSIP_API int gossip_params_validate(const struct gossip_params *p)
         return -EINVAL;
     if (!p->reconnect_interval_ms || !p->replay_window_ms)
         return -EINVAL;
-    if (p->user_share_pct > 90 || p->slice_records > 16)
+    if (p->user_share_pct > 90 || p->slice_records > 16 || p->bcast_nines > 12)
         return -EINVAL;
     if (!p->max_inbound_streams)
         return -EINVAL;

@@ -109,8 +109,11 @@ void gossip__enc_addr(struct wbuf *w, const struct gossip_addr *a)
     gossip__put_u16(w, a->port);
 }
 
-void gossip__enc_hdr(struct wbuf *w, uint8_t kind, const struct gossip_id *id,
-                     const struct gossip_addr *addr, uint32_t primary_key)
+void gossip__enc_hdr(struct wbuf *w,
+                     uint8_t kind,
+                     const struct gossip_id *id,
+                     const struct gossip_addr *addr,
+                     uint32_t primary_key)
 {
     gossip__put_u8(w, PROTO_VERSION);
     gossip__put_u8(w, kind);
@@ -222,8 +225,11 @@ void gossip__enc_error(struct wbuf *w, const struct msg_error *m)
     gossip__put_u32(w, (uint32_t)m->code);
 }
 
-void gossip__enc_pushpull_head(struct wbuf *w, bool join, bool reply,
-                               uint64_t ltime, uint32_t count)
+void gossip__enc_pushpull_head(struct wbuf *w,
+                               bool join,
+                               bool reply,
+                               uint64_t ltime,
+                               uint32_t count)
 {
     gossip__put_u8(w, (uint8_t)((join ? 1 : 0) | (reply ? 2 : 0)));
     gossip__put_u64(w, ltime);
@@ -521,6 +527,7 @@ int gossip__dec_pushpull(const uint8_t *b, size_t n, struct msg_pushpull *m)
 {
     struct rbuf r;
     uint8_t flags;
+    size_t rec_start;
     rinit(&r, b, n);
     flags = get_u8(&r);
     m->ltime = get_u64(&r);
@@ -535,8 +542,7 @@ int gossip__dec_pushpull(const uint8_t *b, size_t n, struct msg_pushpull *m)
         return GOSSIP_E_OVERSIZE;
     if ((uint64_t)m->count * (1 + PROTO_ALIVE_MIN) > r.len - r.off)
         return GOSSIP_E_TRUNCATED;
-    m->records = r.p + r.off;
-    m->records_len = r.len - r.off;
+    rec_start = r.off;
     /* Validate every record now so merging never stops half way. */
     for (uint32_t i = 0; i < m->count; i++) {
         struct msg_alive a;
@@ -547,11 +553,31 @@ int gossip__dec_pushpull(const uint8_t *b, size_t n, struct msg_pushpull *m)
         if (st > GOSSIP_LEFT)
             return GOSSIP_E_INVALID;
     }
+    m->records = r.p + rec_start;
+    m->records_len = r.off - rec_start;
+    m->nuser = get_u16(&r);
+    if (r.err)
+        return r.err;
+    m->user = r.p + r.off;
+    for (unsigned i = 0; i < m->nuser; i++) {
+        struct msg_user u;
+        uint16_t len = get_u16(&r);
+        const uint8_t *body = rtake(&r, len);
+        int rc;
+        if (r.err)
+            return r.err;
+        rc = gossip__dec_user(body, len, &u);
+        if (rc)
+            return rc;
+    }
+    m->user_len = (size_t)(r.p + r.off - m->user);
     return rdone(&r);
 }
 
-int gossip__pushpull_next(const struct msg_pushpull *pp, size_t *off,
-                          uint8_t *state, struct msg_alive *rec)
+int gossip__pushpull_next(const struct msg_pushpull *pp,
+                          size_t *off,
+                          uint8_t *state,
+                          struct msg_alive *rec)
 {
     struct rbuf r;
     if (*off >= pp->records_len)
@@ -568,9 +594,33 @@ int gossip__pushpull_next(const struct msg_pushpull *pp, size_t *off,
     return 1;
 }
 
+int gossip__pushpull_user_next(const struct msg_pushpull *pp,
+                               size_t *off,
+                               struct msg_user *u)
+{
+    struct rbuf r;
+    uint16_t len;
+    const uint8_t *body;
+    int rc;
+    if (*off >= pp->user_len)
+        return 0;
+    rinit(&r, pp->user, pp->user_len);
+    r.off = *off;
+    len = get_u16(&r);
+    body = rtake(&r, len);
+    if (r.err)
+        return r.err;
+    rc = gossip__dec_user(body, len, u);
+    if (rc)
+        return rc;
+    *off = r.off;
+    return 1;
+}
+
 int gossip__dec_part(const struct proto_part *p)
 {
-    union {
+    union
+    {
         struct msg_ping ping;
         struct msg_ping_req preq;
         struct msg_ack ack;
@@ -608,8 +658,11 @@ int gossip__dec_part(const struct proto_part *p)
 
 /* ---- cleartext frame ----------------------------------------------------- */
 
-size_t gossip__clear_wrap(uint8_t flags, const uint8_t label_tag[4],
-                          const uint8_t *pt, size_t len, uint8_t *out)
+size_t gossip__clear_wrap(uint8_t flags,
+                          const uint8_t label_tag[4],
+                          const uint8_t *pt,
+                          size_t len,
+                          uint8_t *out)
 {
     uint32_t crc;
     out[0] = PROTO_CLEAR_MAGIC;
@@ -622,8 +675,11 @@ size_t gossip__clear_wrap(uint8_t flags, const uint8_t label_tag[4],
     return len + PROTO_CLEAR_OVERHEAD;
 }
 
-int gossip__clear_unwrap(const uint8_t label_tag[4], const uint8_t *in,
-                         size_t len, const uint8_t **pt, size_t *ptlen,
+int gossip__clear_unwrap(const uint8_t label_tag[4],
+                         const uint8_t *in,
+                         size_t len,
+                         const uint8_t **pt,
+                         size_t *ptlen,
                          uint8_t *flags)
 {
     uint32_t crc, want = 0;

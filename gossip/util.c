@@ -85,14 +85,15 @@ GOSSIP_API const char *gossip_state_name(enum gossip_state s)
 
 GOSSIP_API const char *gossip_event_name(enum gossip_event_type t)
 {
-    static const char *const names[] = {"join",   "alive", "suspect", "failed",
-                                        "left",   "update", "reap"};
+    static const char *const names[] = {"join", "alive",  "suspect", "failed",
+                                        "left", "update", "reap"};
     if ((unsigned)t < sizeof(names) / sizeof(names[0]))
         return names[t];
     return "unknown";
 }
 
-GOSSIP_API int gossip_addr_parse(const char *s, uint16_t default_port,
+GOSSIP_API int gossip_addr_parse(const char *s,
+                                 uint16_t default_port,
                                  struct gossip_addr *out)
 {
     char host[64];
@@ -149,7 +150,8 @@ GOSSIP_API int gossip_addr_parse(const char *s, uint16_t default_port,
     return 0;
 }
 
-GOSSIP_API char *gossip_addr_format(const struct gossip_addr *a, char *buf,
+GOSSIP_API char *gossip_addr_format(const struct gossip_addr *a,
+                                    char *buf,
                                     size_t len)
 {
     char ip[INET6_ADDRSTRLEN];
@@ -174,11 +176,6 @@ GOSSIP_API bool gossip_addr_equal(const struct gossip_addr *a,
 {
     return a->family == b->family && a->port == b->port &&
            memcmp(a->ip, b->ip, gossip__addr_len(a)) == 0;
-}
-
-bool gossip__id_eq(const struct gossip_id *a, const struct gossip_id *b)
-{
-    return memcmp(a->b, b->b, 16) == 0;
 }
 
 bool gossip__id_zero(const struct gossip_id *a)
@@ -217,8 +214,36 @@ static void crc_init(void)
     crc_ready = true;
 }
 
+#if defined(__x86_64__)
+/* SSE4.2 has a CRC-32C instruction: about 20x the table. */
+__attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc,
+                                                         const uint8_t *p,
+                                                         size_t n)
+{
+    uint64_t c = ~crc & 0xffffffffu;
+    while (n >= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        c = __builtin_ia32_crc32di(c, v);
+        p += 8;
+        n -= 8;
+    }
+    crc = (uint32_t)c;
+    while (n--)
+        crc = __builtin_ia32_crc32qi(crc, *p++);
+    return ~crc;
+}
+static int crc_have_hw = -1;
+#endif
+
 uint32_t gossip__crc32c(uint32_t crc, const uint8_t *p, size_t n)
 {
+#if defined(__x86_64__)
+    if (crc_have_hw < 0)
+        crc_have_hw = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+    if (crc_have_hw)
+        return crc_hw(crc, p, n);
+#endif
     if (!crc_ready)
         crc_init();
     crc = ~crc;
