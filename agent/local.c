@@ -59,7 +59,6 @@ struct removed
 /* One pending file write or unlink, done on the thread pool in order. */
 struct pwrite
 {
-    uv_work_t work;
     char *path;
     char *data; /* NULL: unlink */
     uint64_t seq;
@@ -98,23 +97,53 @@ struct local
 
 /* ---------------------------------------------------------- persistence */
 
+/* One batch of writes on the thread pool: every temp file written, one
+ * syncfs, every rename or unlink, one more syncfs (so the renames are
+ * durable too). Two filesystem syncs per batch instead of one fsync per
+ * file keeps concurrent registrations from queueing behind each other. */
+struct pbatch
+{
+    uv_work_t work;
+    struct local *l;
+    struct pwrite *items; /* in order */
+    char *dir;
+};
+
 static void pw_run(uv_work_t *w)
 {
-    struct pwrite *p = w->data;
-    if (p->data == NULL) {
-        unlink(p->path);
-        return;
-    }
+    struct pbatch *b = w->data;
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", p->path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0)
-        return;
-    size_t len = strlen(p->data);
-    bool ok = write(fd, p->data, len) == (ssize_t)len && fsync(fd) == 0;
-    close(fd);
-    if (!ok || rename(tmp, p->path) != 0)
-        unlink(tmp);
+    for (struct pwrite *p = b->items; p; p = p->next) {
+        if (p->data == NULL)
+            continue;
+        snprintf(tmp, sizeof tmp, "%s.tmp", p->path);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd < 0)
+            continue;
+        size_t len = strlen(p->data);
+        if (write(fd, p->data, len) != (ssize_t)len) {
+            close(fd);
+            unlink(tmp);
+            continue;
+        }
+        close(fd);
+    }
+    int dfd = open(b->dir, O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0)
+        syncfs(dfd);
+    for (struct pwrite *p = b->items; p; p = p->next) {
+        if (p->data == NULL) {
+            unlink(p->path);
+            continue;
+        }
+        snprintf(tmp, sizeof tmp, "%s.tmp", p->path);
+        if (rename(tmp, p->path) != 0)
+            unlink(tmp);
+    }
+    if (dfd >= 0) {
+        syncfs(dfd);
+        close(dfd);
+    }
 }
 
 static void pw_next(struct local *l);
@@ -137,14 +166,19 @@ static void pw_notify(struct local *l)
 
 static void pw_done(uv_work_t *w, int status)
 {
-    struct pwrite *p = w->data;
-    struct local *l = p->l;
+    struct pbatch *b = w->data;
+    struct local *l = b->l;
     (void)status;
     l->pw_running = false;
-    l->pw_done = p->seq;
-    free(p->path);
-    free(p->data);
-    free(p);
+    while (b->items) {
+        struct pwrite *p = b->items;
+        b->items = p->next;
+        l->pw_done = p->seq;
+        free(p->path);
+        free(p->data);
+        free(p);
+    }
+    free(b);
     pw_notify(l);
     if (l->freeing && l->pw_head == NULL) {
         free(l->dir);
@@ -156,19 +190,26 @@ static void pw_done(uv_work_t *w, int status)
 
 static void pw_next(struct local *l)
 {
-    struct pwrite *p = l->pw_head;
-    if (l->pw_running || p == NULL)
+    if (l->pw_running || l->pw_head == NULL)
         return;
-    l->pw_head = p->next;
-    if (l->pw_head == NULL)
-        l->pw_tail = NULL;
-    p->work.data = p;
+    struct pbatch *b = calloc(1, sizeof *b);
+    if (b == NULL)
+        return; /* retried on the next write */
+    b->l = l;
+    b->dir = l->dir;
+    b->items = l->pw_head; /* the whole queue */
+    l->pw_head = l->pw_tail = NULL;
+    b->work.data = b;
     l->pw_running = true;
-    if (uv_queue_work(l->loop, &p->work, pw_run, pw_done) != 0) {
+    if (uv_queue_work(l->loop, &b->work, pw_run, pw_done) != 0) {
+        /* Cannot happen with a live loop; put the writes back. */
         l->pw_running = false;
-        free(p->path);
-        free(p->data);
-        free(p);
+        l->pw_head = b->items;
+        struct pwrite *t = b->items;
+        while (t && t->next)
+            t = t->next;
+        l->pw_tail = t;
+        free(b);
     }
 }
 
