@@ -651,6 +651,11 @@ static void retry_cb(uv_timer_t *t)
         log_warn("member", "retry_join: %s", err);
 }
 
+const char *member_strerror(int status)
+{
+    return gossip_strerror(status);
+}
+
 int member_force_leave(struct member *m, const char *node, bool prune)
 {
     int rv = gossip_force_leave(m->g, node, prune);

@@ -56,6 +56,10 @@ int member_join(struct member *m, const char *const *addrs, size_t n,
                 void (*cb)(void *data, int status, unsigned n), void *data,
                 char *err, size_t errlen);
 
+/* Text for a status handed to a member_join callback (gossip's error
+ * names: "no such member", "encrypted with an unknown key", ...). */
+const char *member_strerror(int status);
+
 /* Consul's force-leave: 0 or -ENOENT (no such member). */
 int member_force_leave(struct member *m, const char *node, bool prune);
 

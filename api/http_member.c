@@ -39,7 +39,7 @@ void http_agent_join(struct http_req *r)
             http_reply_text(r, 500, "Failed to join %s: %s", r->rest,
                             r->applied_status == -ECANCELED
                                 ? "agent is shutting down"
-                                : "no member answered");
+                                : member_strerror(r->applied_status));
         else
             http_reply_empty(r, 200);
         return;

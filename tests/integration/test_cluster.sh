@@ -233,6 +233,8 @@ assert_eq "wrong key: cairn join exits 1" 1 "$RC"
 assert_contains "wrong key: join error" "$ERR" "Failed to join any nodes."
 http_to bad PUT "/v1/agent/join/$(seed c1)"
 assert_eq "wrong key: PUT /v1/agent/join answers 500" 500 "$HTTP_STATUS"
+assert_contains "wrong key: the join error says the peer refused" "$HTTP_BODY" \
+    "peer rejected the request"
 http_to c1 PUT "/v1/agent/join/$(seed bad)"
 assert_eq "wrong key: a member cannot join it either (500)" 500 "$HTTP_STATUS"
 sleep 3
