@@ -119,6 +119,27 @@ static void cli_kv_print_detailed(const struct cli_kv_pair *p,
 
 /* -------------------------------------------------------------- get */
 
+/* The single KEY argument of kv get/delete (leading '/' dropped, as
+ * Consul's CLI does). Empty is allowed only when `allow_empty` (a prefix
+ * operation). Returns 0, or 1 after printing Consul's error. */
+static int key_arg(int argc, char **argv, int first, bool allow_empty,
+                   const char **key)
+{
+    int nargs = argc - first;
+    *key = nargs == 1 ? argv[first] : "";
+    if (nargs > 1) {
+        cli__errorf("Too many arguments (expected 1, got %d)", nargs);
+        return 1;
+    }
+    if ((*key)[0] == '/')
+        (*key)++;
+    if ((*key)[0] == '\0' && !allow_empty) {
+        cli__errorf("Error! Missing KEY argument");
+        return 1;
+    }
+    return 0;
+}
+
 int cli__kv_get(const struct cli_cmd *cmd, int argc, char **argv)
 {
     struct cli_http http;
@@ -149,20 +170,9 @@ int cli__kv_get(const struct cli_cmd *cmd, int argc, char **argv)
     if (rc != CLI_CONTINUE)
         return rc;
 
-    const char *key = "";
-    int nargs = argc - first;
-    if (nargs == 1)
-        key = argv[first];
-    else if (nargs > 1) {
-        cli__errorf("Too many arguments (expected 1, got %d)", nargs);
+    const char *key;
+    if (key_arg(argc, argv, first, (recurse || keys), &key) != 0)
         return 1;
-    }
-    if (key[0] == '/')
-        key++;
-    if (key[0] == '\0' && !(recurse || keys)) {
-        cli__errorf("Error! Missing KEY argument");
-        return 1;
-    }
 
     struct client *c = cli__client(&http);
     if (c == NULL)
@@ -433,20 +443,9 @@ int cli__kv_delete(const struct cli_cmd *cmd, int argc, char **argv)
     if (rc != CLI_CONTINUE)
         return rc;
 
-    const char *key = "";
-    int nargs = argc - first;
-    if (nargs == 1)
-        key = argv[first];
-    else if (nargs > 1) {
-        cli__errorf("Too many arguments (expected 1, got %d)", nargs);
+    const char *key;
+    if (key_arg(argc, argv, first, recurse, &key) != 0)
         return 1;
-    }
-    if (key[0] == '/')
-        key++;
-    if (key[0] == '\0' && !recurse) {
-        cli__errorf("Error! Missing KEY argument");
-        return 1;
-    }
     if (cas && modify_index == 0) {
         cli__errorf(
             "Cannot delete a key that does not exist. Provide a "
