@@ -184,6 +184,8 @@ struct gossip
     bool armed;
     uint64_t armed_at;
     struct gtimer t_probe, t_gossip, t_pushpull, t_reconnect, t_leave;
+    struct gtimer t_eager;  /* the extra round for new broadcasts */
+    uint64_t last_round;    /* when the last gossip round went out */
     struct probe probe;
     uint64_t next_seq;
     struct ireq *ireqs;
@@ -925,6 +927,8 @@ static void pkt_send(struct gossip *g,
 
 /* ---- broadcasts ---------------------------------------------------------- */
 
+static void eager_kick(struct gossip *g);
+
 static void bcast_part(struct gossip *g,
                        uint8_t cls,
                        const struct gossip_id *key,
@@ -933,8 +937,11 @@ static void bcast_part(struct gossip *g,
 {
     if (w->err)
         return;
-    if (gossip__bq_push(&g->bq, cls, key, w->p, w->len, notify) != 0)
+    if (gossip__bq_push(&g->bq, cls, key, w->p, w->len, notify) != 0) {
         g->st.bcast_dropped++;
+        return;
+    }
+    eager_kick(g);
 }
 
 static void bcast_alive(struct gossip *g, const struct msg_alive *a)
@@ -2002,15 +2009,17 @@ GOSSIP_API void gossip_on_timer(struct gossip *g)
 /* ---- gossip tick, push/pull, reconnect ------------------------------------
  */
 
-static void gossip_tick(struct gossip *g, struct gtimer *t)
+/* One round: a packet from the broadcast queue to each of gossip_nodes
+ * random members (the dead for a while too, so they learn they were
+ * declared dead and refute). */
+static void gossip_round(struct gossip *g)
 {
     struct member *targets[64];
     size_t nt = 0, want = g->p.gossip_nodes;
     uint64_t tn = now(g);
-    (void)t;
-    timer_set(g, &g->t_gossip, tn + g->p.gossip_interval_ms);
     if (gossip__bq_len(&g->bq) == 0 || g->n < 2)
         return;
+    g->last_round = tn;
     if (want > 64)
         want = 64;
     for (size_t tries = 0; tries < 3 * g->n && nt < want; tries++) {
@@ -2034,6 +2043,56 @@ static void gossip_tick(struct gossip *g, struct gtimer *t)
             break;
         pkt_send(g, &pk, &targets[i]->addr, &targets[i]->id, KEY_PEER);
     }
+}
+
+static void eager_kick(struct gossip *g);
+
+/* Eager rounds go on while some queued broadcast has been sent fewer than
+ * half its retransmit limit: one eager round per new message would leave
+ * the few members its first wave missed (about e^-fanout of them) waiting
+ * for the tick; the second half of the limit is spent on the ticks, spread
+ * over time as memberlist does. */
+static void eager_more(struct gossip *g)
+{
+    if (gossip__bq_min_transmits(&g->bq) < (retransmit_limit(g) + 1) / 2)
+        eager_kick(g);
+}
+
+static void gossip_tick(struct gossip *g, struct gtimer *t)
+{
+    (void)t;
+    timer_set(g, &g->t_gossip, now(g) + g->p.gossip_interval_ms);
+    timer_stop(g, &g->t_eager);
+    gossip_round(g);
+    eager_more(g);
+}
+
+static void eager_tick(struct gossip *g, struct gtimer *t)
+{
+    (void)t;
+    gossip_round(g);
+    eager_more(g);
+}
+
+/* A broadcast was queued: unless the tick comes first, send an extra round
+ * as soon as the previous one is eager_gap_ms old. The timer fires from
+ * the loop, after the caller has queued everything it is going to (a
+ * push/pull merge queues a whole table at once), so a burst shares
+ * packets. */
+static void eager_kick(struct gossip *g)
+{
+    uint64_t at, tn;
+    if (!g->p.eager_gap_ms || !g->started)
+        return;
+    tn = now(g);
+    at = g->last_round + g->p.eager_gap_ms;
+    if (at < tn)
+        at = tn;
+    if (g->t_gossip.idx != SIZE_MAX && g->t_gossip.at <= at)
+        return; /* the regular tick is sooner */
+    if (g->t_eager.idx != SIZE_MAX && g->t_eager.at <= at)
+        return;
+    timer_set(g, &g->t_eager, at);
 }
 
 static uint64_t pushpull_interval(struct gossip *g)
@@ -2605,6 +2664,7 @@ GOSSIP_API int gossip_new(const struct gossip_config *cfg,
     timer_init(&g->t_pushpull, pushpull_tick);
     timer_init(&g->t_reconnect, reconnect_tick);
     timer_init(&g->t_leave, leave_timeout);
+    timer_init(&g->t_eager, eager_tick);
     timer_init(&g->probe.t_timeout, probe_indirect);
     timer_init(&g->probe.t_deadline, probe_deadline);
     g->rx_key = -1;

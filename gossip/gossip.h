@@ -176,6 +176,13 @@ struct gossip_params
      * formula only). */
     uint32_t bcast_nines;
     uint32_t max_inbound_streams; /* concurrent stream requests served */
+    /* Eager push: a new broadcast goes out on an extra gossip round at
+     * most this long after the previous round, instead of waiting for the
+     * next tick (up to a whole gossip_interval per hop). Each broadcast is
+     * still sent at most the retransmit limit times in all, so this changes
+     * when bytes go out, not how many; rounds stay this far apart in a
+     * burst. 0: broadcasts wait for the tick (memberlist). */
+    uint32_t eager_gap_ms;
 };
 
 enum gossip_profile {

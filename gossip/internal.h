@@ -391,6 +391,8 @@ size_t gossip__bq_fill(struct bqueue *q,
                        unsigned *nparts,
                        unsigned max_parts);
 size_t gossip__bq_len(const struct bqueue *q);
+/* Fewest transmits of any queued message; UINT32_MAX when empty. */
+uint32_t gossip__bq_min_transmits(const struct bqueue *q);
 
 /* ==== util.c ============================================================ */
 

@@ -36,6 +36,7 @@ GOSSIP_API void gossip_params_profile(enum gossip_profile p,
     o->slice_records = 1;
     o->bcast_nines = 4;
     o->max_inbound_streams = 128;
+    o->eager_gap_ms = 20;
 
     switch (p) {
     case GOSSIP_PROFILE_WAN:
@@ -47,6 +48,7 @@ GOSSIP_API void gossip_params_profile(enum gossip_profile p,
         o->gossip_interval_ms = 500;
         o->gossip_nodes = 4;
         o->gossip_to_dead_ms = 60000;
+        o->eager_gap_ms = 50;
         break;
     case GOSSIP_PROFILE_LOCAL:
         o->tcp_timeout_ms = 1000;
@@ -59,6 +61,7 @@ GOSSIP_API void gossip_params_profile(enum gossip_profile p,
         o->gossip_interval_ms = 100;
         o->gossip_nodes = 3;
         o->gossip_to_dead_ms = 15000;
+        o->eager_gap_ms = 10;
         break;
     case GOSSIP_PROFILE_LAN:
     default:

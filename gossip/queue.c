@@ -55,6 +55,15 @@ size_t gossip__bq_len(const struct bqueue *q)
     return q->hn[0] + q->hn[1];
 }
 
+uint32_t gossip__bq_min_transmits(const struct bqueue *q)
+{
+    uint32_t m = UINT32_MAX;
+    for (int c = 0; c < 2; c++)
+        if (q->hn[c] && q->heap[c][0]->transmits < m)
+            m = q->heap[c][0]->transmits;
+    return m;
+}
+
 /* ---- heaps --------------------------------------------------------------- */
 
 /* Priority order: fewer transmits, then larger, then newer. */
