@@ -214,6 +214,9 @@ static const struct cfg_directive cfg_directives[] = {
           64, 0, NULL),
     D_INT("gossip_lan.retransmit_mult", NULL, gossip_retransmit_mult, "0", 0,
           64, 0, NULL),
+    /* cairn extension: eager push (gossip.h eager_gap_ms); false gives
+     * memberlist's tick-only dissemination. */
+    D_BOOL("gossip_lan.eager_push", NULL, gossip_eager_push, "true", 0, NULL),
     D_CONSUL("gossip_wan"),
     D_BOOL("encrypt_verify_incoming", NULL, encrypt_verify_incoming, "true",
            0, NULL),

@@ -78,6 +78,7 @@ struct cfg
     int gossip_nodes;
     int gossip_suspicion_mult;
     int gossip_retransmit_mult;
+    bool gossip_eager_push; /* cairn: new broadcasts skip the tick wait */
 
     /* behaviour */
     enum log_level log_level; /* info (debug in dev) */

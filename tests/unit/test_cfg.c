@@ -357,6 +357,28 @@ static void yaml_file_loads(void **state)
     cfg_free(&c);
 }
 
+/* gossip_lan.eager_push (cairn extension): on unless switched off. */
+static void gossip_eager_push(void **state)
+{
+    struct fixture *fx = *state;
+    struct cfg c;
+    char err[256];
+    assert_int_equal(LOAD(&c, err, "-dev"), 0);
+    assert_true(c.gossip_eager_push);
+    cfg_free(&c);
+    const char *f = write_file(fx, "g.yaml",
+                               "gossip_lan:\n  eager_push: false\n"
+                               "  gossip_nodes: 4\n");
+    assert_int_equal(LOAD(&c, err, "-dev", "-config-file", (char *)f), 0);
+    assert_false(c.gossip_eager_push);
+    assert_int_equal(c.gossip_nodes, 4);
+    cfg_free(&c);
+    f = write_file(fx, "h.yaml", "gossip_lan:\n  eager_push: sometimes\n");
+    assert_int_equal(LOAD(&c, err, "-dev", "-config-file", (char *)f),
+                     -EINVAL);
+    assert_non_null(strstr(err, "eager_push"));
+}
+
 static void json_file_loads(void **state)
 {
     struct fixture *fx = *state;
@@ -1111,6 +1133,7 @@ int main(void)
         T(defaults_without_files),
         T(server_defaults_for_leaving),
         T(yaml_file_loads),
+        T(gossip_eager_push),
         T(json_file_loads),
         T(empty_and_null_values),
         T(flags_override_files),
