@@ -2,7 +2,9 @@
  * env_uv.c — the production environment of the gossip core on libuv: one
  * UDP socket and one TCP listener on the same port, a uv_timer_t for the
  * core's single timer, and streams as one request/response per short-lived
- * TCP connection framed as [len:u32 big-endian][bytes].
+ * TCP connection framed as [len:u32 big-endian][bytes]. A zero length
+ * opens a watch (gossip_params.watch_ring): the connection then stays open
+ * and idle until either process goes away, and its closing is the news.
  *
  * Lifetime: every connection owns a uv_tcp_t and a uv_timer_t and is freed
  * when both close callbacks ran. gossip_uv_close() deletes the core first,
@@ -25,6 +27,7 @@
 #include <uv.h>
 
 #define FRAME_MAX (GOSSIP_STREAM_MAX + 1024)
+#define WATCHED_MAX 256 /* inbound watches held (one per watcher) */
 
 struct conn
 {
@@ -34,7 +37,8 @@ struct conn
     uv_connect_t connect;
     uv_write_t write;
     bool outbound;
-    bool done; /* reply delivered / request served */
+    bool watch; /* a watch: ours (outbound) or a watcher's (inbound) */
+    bool done;  /* reply delivered / request served / watch reported */
     bool closing;
     int open_handles;
     uint64_t req;
@@ -60,6 +64,9 @@ struct gossip_uv
     void (*log)(void *data, enum gossip_log_level level, const char *msg);
     void *log_data;
     struct conn *conns;
+    struct conn *watch; /* our one outbound watch */
+    unsigned watched;   /* inbound watches */
+    uint8_t scratch[64]; /* reads on watch connections land here */
     unsigned inbound;
     unsigned max_inbound;
     uint32_t tcp_timeout_ms;
@@ -245,8 +252,12 @@ static void conn_handle_closed(uv_handle_t *h)
         u->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    if (!c->outbound)
+    if (!c->outbound && c->watch)
+        u->watched--;
+    else if (!c->outbound)
         u->inbound--;
+    if (u->watch == c)
+        u->watch = NULL;
     free(c->out);
     free(c->in);
     free(c);
@@ -306,7 +317,9 @@ static void conn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
     struct conn *c = h->data;
     (void)hint;
-    if (c->hdr_got < 4) {
+    if (c->watch) {
+        *buf = uv_buf_init((char *)c->u->scratch, sizeof(c->u->scratch));
+    } else if (c->hdr_got < 4) {
         *buf = uv_buf_init((char *)c->hdr + c->hdr_got,
                            (unsigned)(4 - c->hdr_got));
     } else {
@@ -362,12 +375,34 @@ static void serve(struct conn *c)
         conn_close(c);
 }
 
+/* Our watch ended: tell the core once. */
+static void watch_lost(struct conn *c)
+{
+    struct gossip_uv *u = c->u;
+    if (c->done)
+        return;
+    c->done = true;
+    conn_close(c);
+    if (u->watch == c)
+        u->watch = NULL;
+    if (u->g && !u->closing)
+        gossip_on_watch_lost(u->g, c->req);
+}
+
 static void conn_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     struct conn *c = s->data;
+    struct gossip_uv *u = c->u;
     (void)buf;
     if (n == 0)
         return;
+    if (c->watch) { /* nothing is ever sent on a watch: any input ends it */
+        if (c->outbound)
+            watch_lost(c);
+        else
+            conn_close(c);
+        return;
+    }
     if (n < 0) {
         if (c->outbound)
             conn_reply(c, GOSSIP_E_UNREACHABLE, NULL, 0);
@@ -381,6 +416,18 @@ static void conn_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
             return;
         c->in_len = ((size_t)c->hdr[0] << 24) | ((size_t)c->hdr[1] << 16) |
                     ((size_t)c->hdr[2] << 8) | c->hdr[3];
+        if (c->in_len == 0 && !c->outbound) {
+            /* a watcher: hold the connection, idle, without a deadline */
+            if (u->watched >= WATCHED_MAX || !u->g) {
+                conn_close(c);
+                return;
+            }
+            c->watch = true;
+            u->inbound--;
+            u->watched++;
+            uv_timer_stop(&c->timer);
+            return;
+        }
         if (c->in_len == 0 || c->in_len > FRAME_MAX) {
             if (c->outbound)
                 conn_reply(c, GOSSIP_E_OVERSIZE, NULL, 0);
@@ -434,8 +481,11 @@ static void connected(uv_connect_t *req, int status)
     uv_buf_t b;
     if (c->closing)
         return;
-    if (status < 0) {
-        conn_reply(c, GOSSIP_E_UNREACHABLE, NULL, 0);
+    if (status < 0) { /* a refusal means: nothing listens there */
+        conn_reply(c,
+                   status == UV_ECONNREFUSED ? -ECONNREFUSED
+                                             : GOSSIP_E_UNREACHABLE,
+                   NULL, 0);
         return;
     }
     b = uv_buf_init((char *)c->out, (unsigned)c->out_len);
@@ -484,6 +534,85 @@ static int env_stream(void *data,
         return rc;
     }
     uv_timer_start(&c->timer, conn_timeout, timeout_ms, 0);
+    return 0;
+}
+
+static void watch_timeout(uv_timer_t *t)
+{
+    watch_lost(t->data);
+}
+
+static void watch_written(uv_write_t *w, int status)
+{
+    struct conn *c = w->data;
+    if (c->closing)
+        return;
+    if (status < 0 ||
+        uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_read) != 0)
+        watch_lost(c);
+}
+
+static void watch_connected(uv_connect_t *req, int status)
+{
+    struct conn *c = req->data;
+    uv_buf_t b;
+    if (c->closing)
+        return;
+    uv_timer_stop(&c->timer);
+    if (status < 0) {
+        watch_lost(c);
+        return;
+    }
+    b = uv_buf_init((char *)c->out, (unsigned)c->out_len);
+    c->write.data = c;
+    if (uv_write(&c->write, (uv_stream_t *)&c->tcp, &b, 1, watch_written))
+        watch_lost(c);
+}
+
+static void env_unwatch(void *data)
+{
+    struct gossip_uv *u = data;
+    struct conn *c = u->watch;
+    if (!c)
+        return;
+    u->watch = NULL;
+    c->done = true; /* dropped silently */
+    conn_close(c);
+}
+
+static int env_watch(void *data, const struct gossip_addr *to, uint64_t token)
+{
+    struct gossip_uv *u = data;
+    struct sockaddr_storage ss;
+    struct conn *c;
+    int rc;
+    if (u->closing)
+        return -ECANCELED;
+    env_unwatch(u);
+    c = conn_new(u, true);
+    if (!c)
+        return -ENOMEM;
+    c->watch = true;
+    c->req = token;
+    c->peer = *to;
+    c->out = calloc(1, 4); /* a zero-length frame */
+    if (!c->out) {
+        c->done = true;
+        conn_close(c);
+        return -ENOMEM;
+    }
+    c->out_len = 4;
+    to_sockaddr(to, &ss);
+    c->connect.data = c;
+    rc = uv_tcp_connect(&c->connect, &c->tcp, (const struct sockaddr *)&ss,
+                        watch_connected);
+    if (rc) {
+        c->done = true;
+        conn_close(c);
+        return rc;
+    }
+    uv_timer_start(&c->timer, watch_timeout, u->tcp_timeout_ms, 0);
+    u->watch = c;
     return 0;
 }
 
@@ -632,6 +761,8 @@ GOSSIP_API int gossip_uv_new(struct uv_loop_s *loop,
         .random = env_random,
         .send = env_send,
         .stream = env_stream,
+        .watch = env_watch,
+        .unwatch = env_unwatch,
         .timer_start = env_timer_start,
         .timer_stop = env_timer_stop,
         .log = env_log,

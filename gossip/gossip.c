@@ -139,6 +139,8 @@ struct probe
     uint64_t seq, start;
     unsigned expected_nacks, nacks;
     bool stream_ok; /* the stream fallback got an ack */
+    bool urgent;    /* started because our watch on the target broke */
+    bool stream_started;
     struct gtimer t_timeout, t_deadline;
 };
 
@@ -188,6 +190,13 @@ struct gossip
     uint64_t last_round;    /* when the last gossip round went out */
     struct probe probe;
     uint64_t next_seq;
+    /* watch ring (gossip_params.watch_ring) */
+    bool watching;          /* env->watch active on watch_id */
+    struct gossip_id watch_id;
+    uint64_t watch_token;
+    uint64_t watch_lost_at; /* when it last broke or failed to start */
+    bool urgent_pending;    /* probe urgent_id as soon as the probe ends */
+    struct gossip_id urgent_id;
     struct ireq *ireqs;
     size_t n_ireqs;
     struct sreq *sreqs;
@@ -1460,7 +1469,26 @@ static void probe_schedule_next(struct gossip *g)
     timer_set(g, &g->t_probe, next);
 }
 
-static void probe_end(struct gossip *g, bool ok)
+static void probe_start(struct gossip *g, struct member *m, bool urgent);
+
+/* After a probe: an urgent one (a broken watch) goes first, else the next
+ * regular tick. */
+static void probe_next(struct gossip *g)
+{
+    if (g->urgent_pending) {
+        struct member *m = find(g, &g->urgent_id);
+        g->urgent_pending = false;
+        if (m && m->state == GOSSIP_ALIVE && !g->leaving) {
+            probe_start(g, m, true);
+            return;
+        }
+    }
+    probe_schedule_next(g);
+}
+
+/* refused: the target's stream port refused the connection, so the failure
+ * is the target's, not ours: no health penalty for missing nacks. */
+static void probe_end(struct gossip *g, bool ok, bool refused)
 {
     struct member *m;
     struct probe *p = &g->probe;
@@ -1469,11 +1497,13 @@ static void probe_end(struct gossip *g, bool ok)
     p->active = false;
     if (ok) {
         health_add(g, -1);
-        probe_schedule_next(g);
+        probe_next(g);
         return;
     }
     g->st.probes_failed++;
-    if (p->expected_nacks > 0)
+    if (refused)
+        g->st.probes_refused++;
+    else if (p->expected_nacks > 0)
         health_add(g,
                    (int)p->expected_nacks - (int)(p->nacks < p->expected_nacks
                                                       ? p->nacks
@@ -1482,14 +1512,15 @@ static void probe_end(struct gossip *g, bool ok)
         health_add(g, 1);
     m = find(g, &p->target);
     if (m && m->state == GOSSIP_ALIVE) {
-        glog(g, GOSSIP_LOG_INFO, "suspect %s has failed, no acks received",
-             m->name);
+        glog(g, GOSSIP_LOG_INFO, "suspect %s has failed, %s", m->name,
+             refused ? "its stream port refused the connection"
+                     : "no acks received");
         g->st.suspicions_started++;
         on_suspect(g, &m->id, &m->inc, &g->self->id);
     } else if (m && m->state == GOSSIP_SUSPECT) {
         on_suspect(g, &m->id, &m->inc, &g->self->id);
     }
-    probe_schedule_next(g);
+    probe_next(g);
 }
 
 static void probe_deadline(struct gossip *g, struct gtimer *t)
@@ -1508,10 +1539,10 @@ static void probe_deadline(struct gossip *g, struct gtimer *t)
              m ? m->name : "a member");
         timer_stop(g, &p->t_timeout);
         p->active = false;
-        probe_schedule_next(g);
+        probe_next(g);
         return;
     }
-    probe_end(g, false);
+    probe_end(g, false, false);
 }
 
 static int stream_send(struct gossip *g,
@@ -1522,6 +1553,29 @@ static int stream_send(struct gossip *g,
                        uint32_t timeout,
                        struct join_ctx *join,
                        uint64_t probe_seq);
+
+/* The stream (TCP) ping of the current probe, once per probe. */
+static void probe_stream(struct gossip *g, struct member *m)
+{
+    struct probe *p = &g->probe;
+    struct wbuf w;
+    struct msg_ping ping = {p->seq, m->id};
+    uint64_t tn = now(g);
+    uint64_t left = p->t_deadline.at > tn ? p->t_deadline.at - tn : 1;
+    size_t mark;
+    if (!g->env.stream || g->p.disable_tcp_pings || p->stream_started)
+        return;
+    p->stream_started = true;
+    gossip__wbuf_dyn(&w, 4096);
+    gossip__enc_hdr(&w, PROTO_KIND_STREAM, &g->self->id, &g->self->addr,
+                    primary_id(g));
+    mark = gossip__stream_begin(&w, GOSSIP_MSG_PING);
+    gossip__enc_ping(&w, &ping);
+    gossip__stream_end(&w, mark);
+    stream_send(g, SREQ_PING, &m->addr, &m->id, &w, (uint32_t)left, NULL,
+                p->seq);
+    free(w.p);
+}
 
 static void probe_indirect(struct gossip *g, struct gtimer *t)
 {
@@ -1571,44 +1625,44 @@ static void probe_indirect(struct gossip *g, struct gtimer *t)
     }
     p->expected_nacks = (unsigned)nh;
     /* TCP fallback in parallel (spec 1.2 step 5). */
-    if (g->env.stream && !g->p.disable_tcp_pings) {
-        struct wbuf w;
-        struct msg_ping ping = {p->seq, m->id};
-        uint64_t tn = now(g);
-        uint64_t left = p->t_deadline.at > tn ? p->t_deadline.at - tn : 1;
-        size_t mark;
-        gossip__wbuf_dyn(&w, 4096);
-        gossip__enc_hdr(&w, PROTO_KIND_STREAM, &g->self->id, &g->self->addr,
-                        primary_id(g));
-        mark = gossip__stream_begin(&w, GOSSIP_MSG_PING);
-        gossip__enc_ping(&w, &ping);
-        gossip__stream_end(&w, mark);
-        stream_send(g, SREQ_PING, &m->addr, &m->id, &w, (uint32_t)left, NULL,
-                    p->seq);
-        free(w.p);
-    }
+    probe_stream(g, m);
 }
 
 static struct member *next_target(struct gossip *g);
+
+static void watch_update(struct gossip *g);
 
 static void probe_tick(struct gossip *g, struct gtimer *t)
 {
     struct member *m;
     struct probe *p = &g->probe;
+    (void)t;
+    if (g->leaving || p->active)
+        return;
+    watch_update(g);
+    m = next_target(g);
+    if (!m) {
+        p->start = now(g);
+        probe_schedule_next(g);
+        return;
+    }
+    probe_start(g, m, false);
+}
+
+/* Probe m now: a ping, then indirect pings and the stream fallback after
+ * probe_timeout, judged at the deadline. An urgent probe (our watch on m
+ * broke) starts the stream ping at once: a refusal ends it early. */
+static void probe_start(struct gossip *g, struct member *m, bool urgent)
+{
+    struct probe *p = &g->probe;
     struct pkt pk;
     struct msg_ping ping;
     size_t mark;
     uint64_t tn = now(g);
-    (void)t;
-    if (g->leaving || p->active)
-        return;
-    m = next_target(g);
     p->start = tn;
-    if (!m) {
-        probe_schedule_next(g);
-        return;
-    }
     p->active = true;
+    p->urgent = urgent;
+    p->stream_started = false;
     p->target = m->id;
     p->seq = g->next_seq++;
     p->expected_nacks = 0;
@@ -1637,6 +1691,87 @@ static void probe_tick(struct gossip *g, struct gtimer *t)
     timer_set(g, &p->t_timeout, tn + g->p.probe_timeout_ms);
     timer_set(g, &p->t_deadline,
               tn + (uint64_t)g->p.probe_interval_ms * (g->health + 1));
+    if (urgent)
+        probe_stream(g, m);
+}
+
+/* ---- watch ring -----------------------------------------------------------
+ */
+
+static int id_cmp(const struct gossip_id *a, const struct gossip_id *b)
+{
+    return memcmp(a->b, b->b, sizeof(a->b));
+}
+
+/* Watch our successor by node ID among the alive members (the ring wraps),
+ * so every member has exactly one watcher. Runs every probe tick; after a
+ * watch broke, the same member is watched again only a probe interval
+ * later. */
+static void watch_update(struct gossip *g)
+{
+    struct member *next = NULL, *first = NULL;
+    if (!g->env.watch || !g->p.watch_ring)
+        return;
+    for (size_t i = 0; i < g->n; i++) {
+        struct member *m = g->nodes[i];
+        if (m == g->self || m->state != GOSSIP_ALIVE)
+            continue;
+        if (!first || id_cmp(&m->id, &first->id) < 0)
+            first = m;
+        if (id_cmp(&m->id, &g->self->id) > 0 &&
+            (!next || id_cmp(&m->id, &next->id) < 0))
+            next = m;
+    }
+    if (!next)
+        next = first;
+    if (g->watching && next && gossip__id_eq(&next->id, &g->watch_id))
+        return;
+    if (g->watching) {
+        g->watching = false;
+        if (g->env.unwatch)
+            g->env.unwatch(g->env.data);
+    }
+    if (!next)
+        return;
+    if (g->watch_lost_at && gossip__id_eq(&next->id, &g->watch_id) &&
+        now(g) - g->watch_lost_at < g->p.probe_interval_ms)
+        return;
+    g->watch_id = next->id;
+    if (g->env.watch(g->env.data, &next->addr, ++g->watch_token) == 0)
+        g->watching = true;
+    else
+        g->watch_lost_at = now(g);
+}
+
+GOSSIP_API void gossip_on_watch_lost(struct gossip *g, uint64_t token)
+{
+    struct member *m;
+    struct probe *p = &g->probe;
+    if (!g->watching || token != g->watch_token) {
+        finish(g);
+        return;
+    }
+    g->watching = false;
+    g->watch_lost_at = now(g);
+    if (!g->watch_lost_at)
+        g->watch_lost_at = 1;
+    g->st.watches_lost++;
+    m = find(g, &g->watch_id);
+    if (m && m->state == GOSSIP_ALIVE && g->started && !g->leaving) {
+        glog(g, GOSSIP_LOG_DEBUG, "watch on %s broke: probing it now",
+             m->name);
+        if (!p->active) {
+            timer_stop(g, &g->t_probe);
+            probe_start(g, m, true);
+        } else if (gossip__id_eq(&p->target, &m->id)) {
+            p->urgent = true;
+            probe_stream(g, m);
+        } else {
+            g->urgent_pending = true;
+            g->urgent_id = m->id;
+        }
+    }
+    finish(g);
 }
 
 static void shuffle(struct gossip *g)
@@ -1809,7 +1944,7 @@ static void handle_ack(struct gossip *g, const struct msg_ack *a)
     if (p->active && a->seq == p->seq) {
         if (p->t_timeout.idx != SIZE_MAX)
             ack_sample(g, true); /* direct, before the probe timeout */
-        probe_end(g, true);
+        probe_end(g, true, false);
         return;
     }
     for (struct ireq *r = g->ireqs; r; r = r->next) {
@@ -2012,13 +2147,14 @@ GOSSIP_API void gossip_on_timer(struct gossip *g)
 /* One round: a packet from the broadcast queue to each of gossip_nodes
  * random members (the dead for a while too, so they learn they were
  * declared dead and refute). */
-static void gossip_round(struct gossip *g)
+static bool gossip_round(struct gossip *g)
 {
     struct member *targets[64];
     size_t nt = 0, want = g->p.gossip_nodes;
     uint64_t tn = now(g);
+    bool sent = false;
     if (gossip__bq_len(&g->bq) == 0 || g->n < 2)
-        return;
+        return false;
     g->last_round = tn;
     if (want > 64)
         want = 64;
@@ -2042,7 +2178,9 @@ static void gossip_round(struct gossip *g)
         if (pk.count == 0)
             break;
         pkt_send(g, &pk, &targets[i]->addr, &targets[i]->id, KEY_PEER);
+        sent = true;
     }
+    return sent;
 }
 
 static void eager_kick(struct gossip *g);
@@ -2051,10 +2189,13 @@ static void eager_kick(struct gossip *g);
  * half its retransmit limit: one eager round per new message would leave
  * the few members its first wave missed (about e^-fanout of them) waiting
  * for the tick; the second half of the limit is spent on the ticks, spread
- * over time as memberlist does. */
-static void eager_more(struct gossip *g)
+ * over time as memberlist does. Only after a round that sent something:
+ * with nobody to send to (alone, or every peer dead) the queue cannot
+ * drain, and the tick is enough. */
+static void eager_more(struct gossip *g, bool sent)
 {
-    if (gossip__bq_min_transmits(&g->bq) < (retransmit_limit(g) + 1) / 2)
+    if (sent &&
+        gossip__bq_min_transmits(&g->bq) < (retransmit_limit(g) + 1) / 2)
         eager_kick(g);
 }
 
@@ -2063,15 +2204,13 @@ static void gossip_tick(struct gossip *g, struct gtimer *t)
     (void)t;
     timer_set(g, &g->t_gossip, now(g) + g->p.gossip_interval_ms);
     timer_stop(g, &g->t_eager);
-    gossip_round(g);
-    eager_more(g);
+    eager_more(g, gossip_round(g));
 }
 
 static void eager_tick(struct gossip *g, struct gtimer *t)
 {
     (void)t;
-    gossip_round(g);
-    eager_more(g);
+    eager_more(g, gossip_round(g));
 }
 
 /* A broadcast was queued: unless the tick comes first, send an extra round
@@ -2519,8 +2658,11 @@ GOSSIP_API void gossip_on_stream_reply(struct gossip *g,
     char a[64];
     struct join_ctx *join;
 
+    bool refused = status == -ECONNREFUSED;
     if (!r)
         return;
+    if (refused) /* callers see one code for "no answer" */
+        rc = GOSSIP_E_UNREACHABLE;
     gossip_addr_format(&r->to, a, sizeof(a));
     if (rc == 0) {
         g->st.stream_bytes_recv += len;
@@ -2560,6 +2702,13 @@ GOSSIP_API void gossip_on_stream_reply(struct gossip *g,
     } else if (!perr && r->kind == SREQ_JOIN) {
         glog(g, GOSSIP_LOG_WARN, "join via %s failed: %s", a,
              gossip_strerror(rc));
+    } else if (refused && r->kind == SREQ_PING && g->probe.active &&
+               g->probe.seq == r->probe_seq &&
+               (g->probe.urgent || g->probe.t_timeout.idx == SIZE_MAX)) {
+        /* Nothing listens on its port (a process that died; its host
+         * answered with a reset) and either our watch on it broke too or the
+         * direct ping went unanswered: judge now, not at the deadline. */
+        probe_end(g, false, true);
     }
     if (plain)
         sodium_memzero(plain, len);

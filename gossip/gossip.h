@@ -183,6 +183,15 @@ struct gossip_params
      * when bytes go out, not how many; rounds stay this far apart in a
      * burst. 0: broadcasts wait for the tick (memberlist). */
     uint32_t eager_gap_ms;
+    /* Watch ring: each member keeps one idle stream connection to its
+     * successor by node ID (env->watch). When that process dies its kernel
+     * closes the connection at once, and the watcher probes it right away
+     * instead of waiting for its turn in the probe order; a probe whose
+     * stream fallback is refused (nothing listens: the process is gone) ends
+     * as failed without waiting for the indirect round. Failure still goes
+     * through suspicion and its Lifeguard timeout: this only starts the
+     * suspicion sooner. false: memberlist's probing only. */
+    bool watch_ring;
 };
 
 enum gossip_profile {
@@ -241,6 +250,14 @@ struct gossip_env
                   uint64_t req);
     /* Arm the single timer at absolute now()-time at_ms (replacing any armed
      * one); call gossip_on_timer() when it passes. Required. */
+    /* Watch the member at `to`: keep one connection to its stream port open
+     * (a zero-length frame asks the peer's environment to hold it idle) and
+     * call gossip_on_watch_lost(token) once when it closes, breaks or cannot
+     * be opened, never from inside this call. One watch at a time: a new
+     * call or unwatch() drops the previous one silently. Return <0 if it
+     * cannot start (no callback follows). NULL: no watch ring. */
+    int (*watch)(void *data, const struct gossip_addr *to, uint64_t token);
+    void (*unwatch)(void *data);
     void (*timer_start)(void *data, uint64_t at_ms);
     void (*timer_stop)(void *data);
     /* One line, no newline. NULL: silent. */
@@ -354,6 +371,10 @@ GOSSIP_API void gossip_on_stream_reply(struct gossip *g,
                                        const uint8_t *buf,
                                        size_t len);
 
+/* The watch started with env->watch(token) ended (see gossip_params
+ * watch_ring). Stale tokens are ignored. */
+GOSSIP_API void gossip_on_watch_lost(struct gossip *g, uint64_t token);
+
 /* ---- operations ---------------------------------------------------------- */
 
 /* Push/pull (join=true) with each seed. cb (may be NULL) runs once when all
@@ -447,6 +468,8 @@ struct gossip_stats
      * envelope overhead are only in bytes_sent/recv) */
     uint64_t msg_bytes_sent[GOSSIP_MSG_TYPES], msg_bytes_recv[GOSSIP_MSG_TYPES];
     uint64_t bcast_dropped; /* queue overflow */
+    uint64_t watches_lost;   /* watch ring connections that broke */
+    uint64_t probes_refused; /* probes ended early: stream port refused */
     size_t bcast_queued;
 };
 GOSSIP_API void gossip_stats(const struct gossip *g, struct gossip_stats *out);

@@ -37,6 +37,7 @@ GOSSIP_API void gossip_params_profile(enum gossip_profile p,
     o->bcast_nines = 4;
     o->max_inbound_streams = 128;
     o->eager_gap_ms = 20;
+    o->watch_ring = true;
 
     switch (p) {
     case GOSSIP_PROFILE_WAN:

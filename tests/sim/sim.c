@@ -7,12 +7,13 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define WALL_BASE_MS 1700000000000ull
 
-enum { EV_PKT, EV_TIMER, EV_SREQ, EV_SREPLY, EV_SHUTDOWN };
+enum { EV_PKT, EV_TIMER, EV_SREQ, EV_SREPLY, EV_SHUTDOWN, EV_WLOST };
 
 struct sim_ev
 {
@@ -284,6 +285,44 @@ static int env_stream(void *data,
     return 0;
 }
 
+/* The watcher learns the watch broke one link delay from now (a killed
+ * process's kernel resets its connections; a refused connect). Nothing
+ * arrives over a cut link: TCP stays silent across a partition. */
+static void watch_lost_at(struct sim *s, int watcher)
+{
+    struct sim_node *n = &s->nodes[watcher];
+    struct sim_link *l = sim_link(s, n->watch_dst, watcher);
+    struct sim_ev *e;
+    if (!n->watching || l->cut)
+        return;
+    e = ev_new(EV_WLOST, watcher, s->now_us + link_delay_us(s, l));
+    e->epoch = n->epoch;
+    e->gen = n->watch_token;
+    ev_push(s, e);
+}
+
+static int env_watch(void *data, const struct gossip_addr *to, uint64_t token)
+{
+    struct sim_node *n = data;
+    struct sim *s = n->sim;
+    int dst = addr_node(s, to);
+    if (dst < 0)
+        return -EINVAL;
+    n->watching = true;
+    n->watch_dst = dst;
+    n->watch_epoch = s->nodes[dst].epoch;
+    n->watch_token = token;
+    if (!s->nodes[dst].up)
+        watch_lost_at(s, n->idx); /* connection refused */
+    return 0;
+}
+
+static void env_unwatch(void *data)
+{
+    struct sim_node *n = data;
+    n->watching = false;
+}
+
 static void env_timer_start(void *data, uint64_t at_ms)
 {
     struct sim_node *n = data;
@@ -446,6 +485,8 @@ void sim_boot(struct sim *s, int i)
         .random = env_random,
         .send = env_send,
         .stream = env_stream,
+        .watch = env_watch,
+        .unwatch = env_unwatch,
         .timer_start = env_timer_start,
         .timer_stop = env_timer_stop,
         .log = env_log,
@@ -540,6 +581,13 @@ static void node_down(struct sim *s, int i)
     gossip_delete(n->g);
     n->g = NULL;
     n->up = false;
+    n->watching = false;
+    for (int j = 0; j < s->o.n; j++) {
+        struct sim_node *w = &s->nodes[j];
+        if (w->up && w->watching && w->watch_dst == i &&
+            w->watch_epoch == n->epoch)
+            watch_lost_at(s, j);
+    }
     n->epoch++;
     n->timer_gen++;
 }
@@ -625,8 +673,8 @@ static void run_event(struct sim *s, struct sim_ev *e)
         struct sim_link *back = sim_link(s, e->node, e->from);
         uint64_t at;
         int rc;
-        if (!n->up) {
-            reply_at(s, e->from, e->from_epoch, e->gen, GOSSIP_E_UNREACHABLE,
+        if (!n->up) { /* its host resets the connection */
+            reply_at(s, e->from, e->from_epoch, e->gen, -ECONNREFUSED,
                      s->now_us + link_delay_us(s, back), NULL, 0);
             break;
         }
@@ -655,6 +703,13 @@ static void run_event(struct sim *s, struct sim_ev *e)
         if (delay_if_slow(s, e))
             return;
         gossip_on_stream_reply(n->g, e->gen, e->status, e->buf, e->len);
+        break;
+    case EV_WLOST:
+        if (!n->up || e->epoch != n->epoch || !n->watching ||
+            e->gen != n->watch_token)
+            break;
+        n->watching = false;
+        gossip_on_watch_lost(n->g, e->gen);
         break;
     case EV_SHUTDOWN:
         if (n->up && e->epoch == n->epoch)

@@ -52,6 +52,11 @@ struct sim_node
     uint64_t rng;
     uint64_t timer_gen;
     uint32_t rx_delay_ms;  /* slow member: handle input this late */
+    /* env->watch: the node watched (its epoch when the watch began) */
+    bool watching;
+    int watch_dst;
+    uint32_t watch_epoch;
+    uint64_t watch_token;
     int64_t clock_skew_ms; /* added to this node's wall clock */
     uint8_t keys[GOSSIP_KEYRING_MAX][GOSSIP_KEY_SIZE];
     size_t nkeys;

@@ -107,6 +107,81 @@ static void detect_killed(void **state)
     }
 }
 
+struct susp_arg
+{
+    int node;
+    uint64_t first_susp_us;
+};
+
+static void susp_hook(struct sim *s,
+                      int observer,
+                      int subject,
+                      enum gossip_event_type type,
+                      void *arg)
+{
+    struct susp_arg *a = arg;
+    (void)observer;
+    if ((type == GOSSIP_EV_SUSPECT || type == GOSSIP_EV_FAILED) &&
+        subject == a->node && !a->first_susp_us)
+        a->first_susp_us = s->now_us;
+}
+
+static bool susp_dead_everywhere(struct sim *s, void *arg)
+{
+    return sim_all_see(s, ((struct susp_arg *)arg)->node, GOSSIP_DEAD);
+}
+
+static void no_watch(struct gossip_params *p)
+{
+    p->watch_ring = false;
+}
+
+/* Watch ring (gossip_params.watch_ring): the killed node's watcher learns
+ * of the death when its connection resets, probes at once and its stream
+ * ping is refused, so the suspicion starts within a few link delays instead
+ * of after the next probe plus a probe interval; dead everywhere follows at
+ * Lifeguard's minimum timeout (4 x log10(50) x 1 s = 6.8 s). Same seed and
+ * victims without the ring for comparison. */
+static void watch_ring_detection(void **state)
+{
+    double susp[2] = {0, 0}, all[2] = {0, 0};
+    (void)state;
+    for (int mode = 0; mode < 2; mode++) {
+        struct sim_opts o = {.n = N,
+                             .seed = 4242,
+                             .profile = GOSSIP_PROFILE_LAN,
+                             .latency_ms = 1,
+                             .jitter_ms = 2,
+                             .tweak = mode ? no_watch : NULL};
+        struct sim *s = sim_new(&o);
+        SIM_CHECK(s, sim_converge(s, N, 20, 60000) >= 0, "no full mesh");
+        for (int r = 0; r < 4; r++) {
+            struct susp_arg a = {5 + 11 * r, 0};
+            uint64_t t0;
+            int64_t t;
+            sim_run_for(s, 3000 + 700 * (uint64_t)r);
+            s->hook = susp_hook;
+            s->hook_arg = &a;
+            t0 = s->now_us;
+            sim_kill(s, a.node);
+            t = sim_run_until(s, susp_dead_everywhere, &a, 60000, 10);
+            SIM_CHECK(s, t >= 0, "node %d not failed everywhere", a.node);
+            susp[mode] += (double)(a.first_susp_us - t0) / 1000.0 / 4;
+            all[mode] += (double)t / 4;
+            s->hook = NULL;
+        }
+        SIM_CHECK(s, s->false_failed == 0, "false failures");
+        sim_free(s);
+    }
+    printf("watch ring N=%d: kill -> first suspicion %.0f ms (without "
+           "%.0f ms), dead everywhere %.0f ms (without %.0f ms)\n",
+           N, susp[0], susp[1], all[0], all[1]);
+    assert_true(susp[0] <= 50);
+    assert_true(susp[1] >= 200); /* probing alone cannot be that fast */
+    assert_true(all[0] <= 6800 + 500);
+    assert_true(all[0] < all[1]);
+}
+
 struct slow_arg
 {
     int slow;
@@ -175,6 +250,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(detect_killed),
+        cmocka_unit_test(watch_ring_detection),
         cmocka_unit_test(slow_member),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -592,6 +592,35 @@ static void user_events_dedup(void **state)
     gossip_delete(g);
 }
 
+/* Eager push with a queued broadcast and nobody to send it to (a lone
+ * agent, or every peer dead): the core must not re-arm its timer for "now"
+ * forever. Bounded loop: a spinning core fails instead of hanging. */
+static void alone_with_news_does_not_spin(void **state)
+{
+    struct gossip *g = core();
+    int wakeups = 0;
+    uint64_t end;
+    (void)state;
+    gossip_start(g);
+    assert_int_equal(gossip_user_event(g, "e", NULL, 0, NULL), 0);
+    end = F.now + 2000;
+    while (F.armed && F.timer_at <= end && wakeups < 10000) {
+        F.now = F.timer_at > F.now ? F.timer_at : F.now;
+        F.armed = false;
+        gossip_on_timer(g);
+        wakeups++;
+    }
+    /* 2 s: ~2 probe ticks, ~10 gossip ticks, a push/pull or two */
+    assert_true(wakeups < 40);
+    /* with a peer, the news goes out on an eager round, not the tick */
+    alive(g, 2, 1, 1, NULL);
+    F.sends = 0;
+    assert_int_equal(gossip_user_event(g, "f", NULL, 0, NULL), 0);
+    advance(g, 25);
+    assert_true(F.sends >= 1);
+    gossip_delete(g);
+}
+
 static void ping_is_acked_and_packets_fit(void **state)
 {
     struct gossip *g = core();
@@ -686,6 +715,7 @@ int main(void)
         cmocka_unit_test(suspicion_timeout_shrinks_with_confirmations),
         cmocka_unit_test(user_events_dedup),
         cmocka_unit_test(ping_is_acked_and_packets_fit),
+        cmocka_unit_test(alone_with_news_does_not_spin),
         cmocka_unit_test(leave_completes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -49,6 +49,8 @@ static void fast(struct gossip_params *p)
     p->tcp_timeout_ms = 1000;
 }
 
+static void (*tweak)(struct gossip_params *p); /* per test, after fast() */
+
 static void start(struct inst *in, const char *name, const uint8_t *key)
 {
     struct gossip_config cfg;
@@ -63,6 +65,8 @@ static void start(struct inst *in, const char *name, const uint8_t *key)
         registry[nregistry++] = in;
     gossip_config_init(&cfg, GOSSIP_PROFILE_LOCAL);
     fast(&cfg.params);
+    if (tweak)
+        tweak(&cfg.params);
     cfg.name = in->name;
     cfg.generation = 1;
     if (key) {
@@ -245,6 +249,52 @@ static void three_nodes_encrypted(void **st)
     assert_true(v[1].left);
 }
 
+static void slow_probes(struct gossip_params *p)
+{
+    p->probe_interval_ms = 2000;
+    p->probe_timeout_ms = 1000;
+}
+
+static bool alpha_suspects_beta(void *arg)
+{
+    struct inst *v = arg;
+    int st = state(&v[0], &v[1]);
+    return st == GOSSIP_SUSPECT || st == GOSSIP_DEAD;
+}
+
+/* Watch ring: alpha watches beta (its only peer) over an idle stream
+ * connection. When beta's process goes away its sockets close; alpha
+ * probes at once, the stream ping is refused, and beta is suspect well
+ * before even the direct-ping timeout (1 s here) could have passed. */
+static void watch_ring_crash(void **st)
+{
+    struct inst v[2];
+    struct group gr = {v, 2, 0, NULL};
+    struct gossip_stats s0, s1;
+    uint64_t t0;
+    (void)st;
+    tweak = slow_probes;
+    start(&v[0], "alpha", NULL);
+    start(&v[1], "beta", NULL);
+    tweak = NULL;
+    join(&v[1], &v[0]);
+    assert_true(wait_for(all_alive, &gr, 10000));
+    /* both have had a probe tick (which sets up the watch) */
+    wait_for(inst_closed, &v[0], 2600);
+    gossip_stats(gossip_uv_core(v[0].u), &s0);
+    assert_int_equal(s0.watches_lost, 0);
+    uv_update_time(&loop);
+    t0 = uv_now(&loop);
+    stop(&v[1]); /* a crash: no leave */
+    assert_true(wait_for(alpha_suspects_beta, v, 5000));
+    uv_update_time(&loop);
+    assert_true(uv_now(&loop) - t0 < 300);
+    gossip_stats(gossip_uv_core(v[0].u), &s1);
+    assert_int_equal(s1.watches_lost, 1);
+    assert_true(s1.probes_refused >= 1);
+    shutdown_all(v, 2);
+}
+
 static bool join_done(void *arg)
 {
     return ((struct inst *)arg)->join_status != 1;
@@ -321,6 +371,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(wrong_key_and_cleartext, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(cleartext_pair, setup, teardown),
+        cmocka_unit_test_setup_teardown(watch_ring_crash, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
