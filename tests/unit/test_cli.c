@@ -722,6 +722,78 @@ static void address_comes_from_flag_then_env(void **state)
     run_free(&r);
 }
 
+/* The command list after `header` in `text`, up to a blank line, laid out
+ * as Consul's (mitchellh/cli): four spaces, the name padded to the longest
+ * name, four spaces, the synopsis, so every synopsis starts in one column.
+ * Each name in `want` (NULL-terminated) must be listed. */
+static void assert_command_column(const char *text,
+                                  const char *header,
+                                  const char *const *want)
+{
+    const char *p = strstr(text, header);
+    if (p == NULL)
+        fail_msg("no \"%s\" in:\n%s", header, text);
+    p += strlen(header);
+
+    size_t longest = 0, col = 0;
+    int rows = 0;
+    for (const char *line = p; *line != '\n' && *line != '\0'; rows++) {
+        const char *eol = strchr(line, '\n');
+        assert_non_null(eol);
+        if (strncmp(line, "    ", 4) != 0 || line[4] == ' ')
+            fail_msg("row not indented by four spaces: \"%.*s\"",
+                     (int)(eol - line), line);
+        size_t name = strcspn(line + 4, " \n");
+        size_t syn = 4 + name + strspn(line + 4 + name, " ");
+        if (syn >= (size_t)(eol - line))
+            fail_msg("row without a synopsis: \"%.*s\"", (int)(eol - line),
+                     line);
+        if (rows > 0 && syn != col)
+            fail_msg("synopsis at column %zu, not %zu: \"%.*s\"", syn, col,
+                     (int)(eol - line), line);
+        col = syn;
+        if (name > longest)
+            longest = name;
+        line = eol + 1;
+    }
+    assert_true(rows > 0);
+    /* the longest name is followed by exactly four spaces */
+    assert_int_equal(col, 4 + longest + 4);
+    for (; *want != NULL; want++) {
+        char needle[64];
+        snprintf(needle, sizeof(needle), "\n    %s ", *want);
+        if (strstr(p - 1, needle) == NULL)
+            fail_msg("command %s not listed", *want);
+    }
+}
+
+static void help_lists_commands_in_one_aligned_column(void **state)
+{
+    (void)state;
+    struct run r;
+    static const char *const top[] = {
+        "agent", "help",    "kv",       "catalog", "force-leave",
+        "join",  "members", "services", "version", NULL};
+    static const char *const kv[] = {"get",    "put",    "delete",
+                                     "export", "import", NULL};
+
+    run_cli(&r, NULL, "help", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_command_column(r.out, "\nAvailable commands are:\n", top);
+    run_free(&r);
+
+    /* the usage printed on a mistake is the same list */
+    run_cli(&r, NULL, "nope", NULL);
+    assert_int_equal(r.rc, 1);
+    assert_command_column(r.err, "\nAvailable commands are:\n", top);
+    run_free(&r);
+
+    run_cli(&r, NULL, "kv", "-h", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_command_column(r.out, "\nSubcommands:\n", kv);
+    run_free(&r);
+}
+
 static void help_usage_and_version(void **state)
 {
     (void)state;
@@ -802,6 +874,7 @@ int main(void)
         cmocka_unit_test(members_and_reload),
         cmocka_unit_test(address_comes_from_flag_then_env),
         cmocka_unit_test(help_usage_and_version),
+        cmocka_unit_test(help_lists_commands_in_one_aligned_column),
     };
     /* The CLI must not see the developer's environment. */
     unsetenv("CAIRN_HTTP_ADDR");
