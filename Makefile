@@ -23,6 +23,12 @@ GOSSIP_OBJS := $(GOSSIP_SRCS:%.c=$(BUILD)/%.o)
 GOSSIP_LIB  := $(if $(GOSSIP_SRCS),$(BUILD)/libgossip.a)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+# Support code shared by unit tests (tests/unit/*.c that are not test_*.c,
+# e.g. the fake HTTP server), in an archive every unit test links: each
+# binary pulls in only what it uses.
+UNIT_SUPPORT := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
+UNIT_SUPPORT_OBJS := $(UNIT_SUPPORT:%.c=$(BUILD)/%.o)
+UNIT_SUPPORT_LIB  := $(if $(UNIT_SUPPORT),$(BUILD)/libunit.a)
 # Simulator tests: the gossip core on a fake network and clock.
 SIM_SRCS  := $(wildcard tests/sim/test_*.c)
 SIM_BINS  := $(SIM_SRCS:tests/sim/%.c=$(BUILD)/tests/%)
@@ -57,9 +63,13 @@ $(BUILD)/libgossip.a: $(GOSSIP_OBJS)
 $(BIN): $(BUILD)/agent/main.o $(BUILD)/libcairn.a $(GOSSIP_LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcairn.a $(GOSSIP_LIB)
+$(BUILD)/libunit.a: $(UNIT_SUPPORT_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/tests/%: tests/unit/%.c $(UNIT_SUPPORT_LIB) $(BUILD)/libcairn.a $(GOSSIP_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) -o $@ $< $(BUILD)/libcairn.a $(GOSSIP_LIB) $(LDLIBS) -lcmocka
+	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) -o $@ $< $(UNIT_SUPPORT_LIB) $(BUILD)/libcairn.a $(GOSSIP_LIB) $(LDLIBS) -lcmocka
 
 $(BUILD)/tests/%: tests/sim/%.c $(SIM_SUPPORT) $(GOSSIP_LIB)
 	@mkdir -p $(dir $@)
@@ -92,7 +102,7 @@ bench: all
 	bench/kv.sh
 
 FORMAT_FILES = $(LIB_SRCS) agent/main.c agent/*.h api/*.h $(UNIT_SRCS) \
-	$(wildcard gossip/*.[ch] tests/sim/*.[ch])
+	$(wildcard gossip/*.[ch] tests/sim/*.[ch] tests/unit/*.h) $(UNIT_SUPPORT)
 format:
 	clang-format -i $(FORMAT_FILES)
 

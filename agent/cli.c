@@ -857,23 +857,62 @@ static const char cli_kv_help[] =
     "\n"
     "Subcommands:\n";
 
+/* The top-level entries that are not in cli_cmds: run by main.c (agent),
+ * by cli_main itself (help), or a group of cli_cmds ("kv get", ...). */
+static const struct
+{
+    const char *name, *synopsis;
+} cli_extra_cmds[] = {
+    {"agent", "Runs a Cairn agent (see cairn agent -h)"},
+    {"help", "Prints this help, or a command's help: cairn help kv put"},
+    {"kv",
+     "Interact with the key-value store (get, put, delete, export, "
+     "import)"},
+};
+
+static bool cli_is_kv(const struct cli_cmd *c)
+{
+    return strncmp(c->name, "kv ", 3) == 0;
+}
+
+/* One row of a command list, as Consul prints it (mitchellh/cli's
+ * BasicHelpFunc): four spaces, the name padded to the longest name in the
+ * list (`width`), four spaces, the synopsis. */
+static void cli_usage_row(FILE *f,
+                          int width,
+                          const char *name,
+                          const char *synopsis)
+{
+    fprintf(f, "    %-*s    %s\n", width, name, synopsis);
+}
+
+static int cli_max_len(int width, const char *name)
+{
+    int n = (int)strlen(name);
+    return n > width ? n : width;
+}
+
 static void cli_usage(FILE *f)
 {
+    const size_t nextra = sizeof(cli_extra_cmds) / sizeof(cli_extra_cmds[0]);
+    int width = 0;
+
+    for (size_t i = 0; i < nextra; i++)
+        width = cli_max_len(width, cli_extra_cmds[i].name);
+    for (size_t i = 0; i < CLI_N_CMDS; i++)
+        if (!cli_is_kv(&cli_cmds[i]))
+            width = cli_max_len(width, cli_cmds[i].name);
+
     fprintf(f,
             "Usage: cairn [--version] [--help] <command> [<args>]\n"
             "\n"
-            "Available commands are:\n"
-            "    %-7s    %s\n"
-            "    %-7s    %s\n"
-            "    %-7s    %s\n",
-            "agent", "Runs a Cairn agent (see cairn agent -h)", "help",
-            "Prints this help, or a command's help: cairn help kv put", "kv",
-            "Interact with the key-value store (get, put, delete, export, "
-            "import)");
+            "Available commands are:\n");
+    for (size_t i = 0; i < nextra; i++)
+        cli_usage_row(f, width, cli_extra_cmds[i].name,
+                      cli_extra_cmds[i].synopsis);
     for (size_t i = 0; i < CLI_N_CMDS; i++)
-        if (strncmp(cli_cmds[i].name, "kv ", 3) != 0)
-            fprintf(f, "    %-7s    %s\n", cli_cmds[i].name,
-                    cli_cmds[i].synopsis);
+        if (!cli_is_kv(&cli_cmds[i]))
+            cli_usage_row(f, width, cli_cmds[i].name, cli_cmds[i].synopsis);
     fprintf(f,
             "\n"
             "Run `cairn <command> -h` for a command's flags. Commands that "
@@ -888,11 +927,15 @@ static void cli_usage(FILE *f)
 
 static void cli_kv_usage(FILE *f)
 {
+    int width = 0;
+
+    for (size_t i = 0; i < CLI_N_CMDS; i++)
+        if (cli_is_kv(&cli_cmds[i]))
+            width = cli_max_len(width, cli_cmds[i].name + 3);
     fputs(cli_kv_help, f);
     for (size_t i = 0; i < CLI_N_CMDS; i++)
-        if (strncmp(cli_cmds[i].name, "kv ", 3) == 0)
-            fprintf(f, "    %-6s    %s\n", cli_cmds[i].name + 3,
-                    cli_cmds[i].synopsis);
+        if (cli_is_kv(&cli_cmds[i]))
+            cli_usage_row(f, width, cli_cmds[i].name + 3, cli_cmds[i].synopsis);
 }
 
 static const struct cli_cmd *cli_find(const char *name)

@@ -2242,45 +2242,76 @@ bool filter_match(const struct filter *f, json_object *obj)
     return filter_eval(f, obj, NULL, 0) == 1;
 }
 
-json_object *filter_array(const struct filter *f, json_object *arr)
+int filter_array(const struct filter *f,
+                 json_object *arr,
+                 json_object **out,
+                 char *err,
+                 size_t errlen)
 {
-    if (!json_object_is_type(arr, json_type_array))
-        return NULL;
-    json_object *out = json_object_new_array();
-    if (out == NULL)
-        return NULL;
+    *out = NULL;
+    if (!json_object_is_type(arr, json_type_array)) {
+        if (err != NULL && errlen > 0)
+            snprintf(err, errlen, "only arrays can be filtered, not %s",
+                     filter_type_name(arr));
+        return -EINVAL;
+    }
+    json_object *res = json_object_new_array();
+    if (res == NULL)
+        return -ENOMEM;
     size_t n = json_object_array_length(arr);
     for (size_t i = 0; i < n; i++) {
         json_object *e = json_object_array_get_idx(arr, i);
-        if (!filter_match(f, e))
+        /* bexpr's Filter.Execute stops at the first element that fails */
+        int r = filter_eval(f, e, err, errlen);
+        if (r < 0) {
+            json_object_put(res);
+            return r;
+        }
+        if (r == 0)
             continue;
-        if (json_object_array_add(out, json_object_get(e)) != 0) {
+        if (json_object_array_add(res, json_object_get(e)) != 0) {
             json_object_put(e);
-            json_object_put(out);
-            return NULL;
+            json_object_put(res);
+            return -ENOMEM;
         }
     }
-    return out;
+    *out = res;
+    return 0;
 }
 
-json_object *filter_object_values(const struct filter *f, json_object *obj)
+int filter_object_values(const struct filter *f,
+                         json_object *obj,
+                         json_object **out,
+                         char *err,
+                         size_t errlen)
 {
-    if (!json_object_is_type(obj, json_type_object))
-        return NULL;
-    json_object *out = json_object_new_object();
-    if (out == NULL)
-        return NULL;
+    *out = NULL;
+    if (!json_object_is_type(obj, json_type_object)) {
+        if (err != NULL && errlen > 0)
+            snprintf(err, errlen, "only objects can be filtered, not %s",
+                     filter_type_name(obj));
+        return -EINVAL;
+    }
+    json_object *res = json_object_new_object();
+    if (res == NULL)
+        return -ENOMEM;
     json_object_object_foreach(obj, key, val)
     {
-        if (!filter_match(f, val))
+        int r = filter_eval(f, val, err, errlen);
+        if (r < 0) {
+            json_object_put(res);
+            return r;
+        }
+        if (r == 0)
             continue;
-        if (json_object_object_add(out, key, json_object_get(val)) != 0) {
+        if (json_object_object_add(res, key, json_object_get(val)) != 0) {
             json_object_put(val);
-            json_object_put(out);
-            return NULL;
+            json_object_put(res);
+            return -ENOMEM;
         }
     }
-    return out;
+    *out = res;
+    return 0;
 }
 
 void filter_free(struct filter *f)

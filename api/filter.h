@@ -6,7 +6,9 @@
  * answers 400 with the message if that fails (Consul's text is "Failed to
  * create boolean expression evaluator: " + the message), then keeps the
  * elements of a JSON response that match: filter_array for list responses,
- * filter_object_values for map responses such as /v1/agent/services.
+ * filter_object_values for map responses such as /v1/agent/services. An
+ * element the expression cannot be evaluated against (see Evaluation
+ * below) fails the whole request with 500 and the message, as in Consul.
  *
  * Grammar (go-bexpr grammar/grammar.peg; keywords are lower case and
  * case-sensitive; `_` is one or more of space, tab, CR, LF):
@@ -61,8 +63,10 @@
  *   value that cannot be converted (`Service.Port == abc`); == on an array
  *   or object; in/contains on a number or boolean, or on an array holding
  *   objects; is empty on a number or boolean; matches on a non-string.
- *   Consul answers such a request with an error; filter_eval reports it,
- *   and filter_match/filter_array/filter_object_values drop the element.
+ *   Consul answers such a request with an error (HTTP 500 and the
+ *   message): filter_eval reports it, and so do filter_array and
+ *   filter_object_values, for the whole response (no element is dropped
+ *   because it could not be evaluated).
  *
  * Deviations from Consul, which evaluates against Go structs rather than
  * their JSON: a field Consul omits from JSON when it holds its zero value
@@ -114,18 +118,34 @@ int filter_eval(const struct filter *f,
                 char *err,
                 size_t errlen);
 
-/* filter_eval() == 1. */
+/* filter_eval() == 1: an evaluation error counts as no match. For tests
+ * and single values; responses go through filter_array or
+ * filter_object_values, which report errors. */
 bool filter_match(const struct filter *f, json_object *obj);
 
-/* A new array holding the elements of `arr` that match, in order, each
- * with one more reference (json_object_get); `arr` itself is not modified.
- * Returns NULL if `arr` is not an array or on out-of-memory. */
-json_object *filter_array(const struct filter *f, json_object *arr);
+/* Keep the elements of `arr` that match, as bexpr's Filter.Execute does on
+ * a slice: on success returns 0 and *out is a new array holding them in
+ * order, each with one more reference (json_object_get); `arr` itself is
+ * not modified. Nothing is dropped silently: if an element cannot be
+ * evaluated the whole call fails, at the first such element (bexpr stops
+ * there too). Errors, with *out NULL: -EINVAL if `arr` is not an array or
+ * an element's evaluation fails, the reason in `err` if not NULL (see
+ * filter_eval); -ENOMEM. */
+int filter_array(const struct filter *f,
+                 json_object *arr,
+                 json_object **out,
+                 char *err,
+                 size_t errlen);
 
-/* A new object holding the keys of `obj` whose value matches, in the
- * original order, values shared by reference as in filter_array. Returns
- * NULL if `obj` is not an object or on out-of-memory. */
-json_object *filter_object_values(const struct filter *f, json_object *obj);
+/* The same over the values of the object `obj` (a map response such as
+ * /v1/agent/services): *out is a new object holding the keys whose value
+ * matches, in the original order, values shared by reference. -EINVAL if
+ * `obj` is not an object or a value's evaluation fails; -ENOMEM. */
+int filter_object_values(const struct filter *f,
+                         json_object *obj,
+                         json_object **out,
+                         char *err,
+                         size_t errlen);
 
 /* Free `f`; NULL is a no-op. */
 void filter_free(struct filter *f);

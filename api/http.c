@@ -407,12 +407,23 @@ bool http_filter(struct http_req *r, json_object **result)
                         err);
         return false;
     }
-    json_object *out = json_object_is_type(*result, json_type_array)
-                           ? filter_array(f, *result)
-                           : filter_object_values(f, *result);
+    json_object *out = NULL;
+    int rc = json_object_is_type(*result, json_type_array)
+                 ? filter_array(f, *result, &out, err, sizeof err)
+                 : filter_object_values(f, *result, &out, err, sizeof err);
     filter_free(f);
     json_object_put(*result);
     *result = out;
+    if (rc == -ENOMEM) {
+        http_reply_text(r, 500, "out of memory");
+        return false;
+    }
+    if (rc != 0) {
+        /* Consul answers bexpr's evaluation error with 500 and its text */
+        http_reply_text(r, 500, "Failed to evaluate filter expression: %s",
+                        err);
+        return false;
+    }
     return true;
 }
 

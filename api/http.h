@@ -161,8 +161,10 @@ void http_barrier(struct http_req *r);
 
 /* Apply ?filter (go-bexpr, api/filter.h) to *result, an array (each
  * element) or an object (each value): *result is replaced by the filtered
- * copy. A bad expression replies 400 and returns false (*result is
- * released); true otherwise. */
+ * copy and true returned. Otherwise replies and returns false, *result
+ * released (NULL): 400 for a bad expression, 500 "Failed to evaluate filter
+ * expression: <reason>" when an element cannot be evaluated (as Consul,
+ * which never drops such an element silently). */
 bool http_filter(struct http_req *r, json_object **result);
 
 /* Generic asynchronous work: http_wait suspends the request and returns a

@@ -2,8 +2,8 @@
 # Catalog and health endpoints (spec/consul-api.md §3, §4, §0.3-0.5):
 # catalog register/deregister, nodes/services/service/<name> with ?tag,
 # ?node-meta and ?filter, node/<node> (unknown -> 200 null), health
-# node/checks/service/state with ?passing and ?tag, every ?filter operator
-# and bad filters (400), blocking queries woken per service name, index
+# node/checks/service/state with ?passing and ?tag, every ?filter operator,
+# bad filters (400) and evaluation errors (500), blocking queries woken per service name, index
 # headers on every read, and this agent as a node with a passing serfHealth.
 . "$(dirname "$0")/lib.sh"
 require_binary
@@ -321,6 +321,22 @@ for bad in 'Node ==' 'Node === "x"' '(Node == "x"' 'Node == "x" and' 'Node ~ "x"
 done
 fget /v1/health/service/redis 'Service.ID =='
 assert_eq "bad filter on health/service: 400" 400 "$HTTP_STATUS"
+# ---- ?filter evaluation errors: 500 with the reason, as Consul answers
+# bexpr's Filter.Execute error, never a silently shorter list
+fget /v1/health/service/redis 'Checks.Status == "passing"'
+assert_eq "filter through an array: 500" 500 "$HTTP_STATUS"
+assert_match "filter through an array: reason" "$HTTP_BODY" \
+    '^Failed to evaluate filter expression: selector Checks\.Status: .* is an array'
+fget /v1/health/service/redis 'Checks.0.Status is not empty'
+assert_eq "filter indexing the array instead: 200" 200 "$HTTP_STATUS"
+assert_eq "filter indexing the array instead: both entries" "redis-1 redis-2" \
+    "$(jget '*.Service.ID' <<<"$HTTP_BODY" | sort | line)"
+fget /v1/catalog/service/redis 'ServicePort == abc'
+assert_eq "filter type mismatch: 500" 500 "$HTTP_STATUS"
+assert_contains "filter type mismatch: reason" "$HTTP_BODY" \
+    'selector ServicePort: cannot compare a number with "abc"'
+fget /v1/catalog/nodes 'Node == "ext1" or Meta.rack.x == "r1"'
+assert_eq "filter error on some nodes only: 500, not a shorter list" 500 "$HTTP_STATUS"
 
 # ---- blocking queries: a check flip wakes watchers of that service only
 iw=$(idx_of /v1/health/service/web)

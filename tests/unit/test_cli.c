@@ -3,12 +3,9 @@
  * (kv -detailed, export, members, columnize) byte for byte against what
  * Consul prints, and whole commands run through cli_main against a tiny
  * fake HTTP server on an ephemeral 127.0.0.1 port that records requests
- * and replays canned answers.
+ * and replays canned answers (tests/unit/fake_http.h).
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,150 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "cli.h"
 #include "cli_internal.h"
+#include "fake_http.h"
 #include "json.h"
-
-/* ---------------------------------------------------------- fake agent */
-
-#define FAKE_MAX 8
-
-struct fake_resp
-{
-    int status;
-    const char *headers; /* extra header lines, each ending in \r\n */
-    const char *body;
-};
-
-struct fake
-{
-    int lfd;
-    int port;
-    pthread_t thread;
-    struct fake_resp resp[FAKE_MAX];
-    int nresp;
-    int served;
-    char *req[FAKE_MAX]; /* request head + body as received */
-};
-
-static bool fake_read_request(int fd, char **out)
-{
-    size_t cap = 65536, n = 0;
-    char *buf = malloc(cap);
-    char *end = NULL;
-
-    while (end == NULL) {
-        ssize_t r = read(fd, buf + n, cap - n - 1);
-        if (r <= 0) {
-            free(buf);
-            return false;
-        }
-        n += (size_t)r;
-        buf[n] = '\0';
-        end = strstr(buf, "\r\n\r\n");
-    }
-    size_t clen = 0;
-    const char *cl = strcasestr(buf, "\r\nContent-Length:");
-    if (cl && cl < end)
-        clen = strtoul(cl + 17, NULL, 10);
-    size_t want = (size_t)(end + 4 - buf) + clen;
-    while (n < want) {
-        ssize_t r = read(fd, buf + n, cap - n - 1);
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-    }
-    buf[n] = '\0';
-    *out = buf;
-    return true;
-}
-
-static void *fake_main(void *data)
-{
-    struct fake *f = data;
-
-    for (;;) {
-        int fd = accept(f->lfd, NULL, NULL);
-        if (fd < 0)
-            return NULL;
-        while (f->served < f->nresp) {
-            char *req;
-            if (!fake_read_request(fd, &req))
-                break;
-            struct fake_resp *r = &f->resp[f->served];
-            f->req[f->served++] = req;
-            char head[1024];
-            size_t blen = r->body ? strlen(r->body) : 0;
-            int hl = snprintf(head, sizeof(head),
-                              "HTTP/1.1 %d X\r\nContent-Length: %zu\r\n%s\r\n",
-                              r->status, blen, r->headers ? r->headers : "");
-            if (write(fd, head, (size_t)hl) < 0 ||
-                (blen && write(fd, r->body, blen) < 0))
-                break;
-        }
-        close(fd);
-    }
-}
-
-static struct fake *fake_start(void)
-{
-    struct fake *f = calloc(1, sizeof(*f));
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    socklen_t sl = sizeof(sa);
-
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    f->lfd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(f->lfd >= 0);
-    assert_int_equal(bind(f->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(listen(f->lfd, 8), 0);
-    assert_int_equal(getsockname(f->lfd, (struct sockaddr *)&sa, &sl), 0);
-    f->port = ntohs(sa.sin_port);
-    return f;
-}
-
-static void fake_add(struct fake *f,
-                     int status,
-                     const char *headers,
-                     const char *body)
-{
-    assert_true(f->nresp < FAKE_MAX);
-    f->resp[f->nresp++] = (struct fake_resp){status, headers, body};
-}
-
-static void fake_go(struct fake *f)
-{
-    assert_int_equal(pthread_create(&f->thread, NULL, fake_main, f), 0);
-}
-
-static void fake_stop(struct fake *f)
-{
-    shutdown(f->lfd, SHUT_RDWR);
-    pthread_join(f->thread, NULL);
-    close(f->lfd);
-    for (int i = 0; i < f->served; i++)
-        free(f->req[i]);
-    free(f);
-}
-
-/* The request line of request i, e.g. "GET /v1/kv/foo HTTP/1.1". */
-static void assert_request_line(struct fake *f, int i, const char *want)
-{
-    assert_true(i < f->served);
-    size_t n = strcspn(f->req[i], "\r");
-    if (strlen(want) != n || strncmp(f->req[i], want, n) != 0)
-        fail_msg("request %d: got \"%.*s\", want \"%s\"", i, (int)n, f->req[i],
-                 want);
-}
-
-static const char *request_body(struct fake *f, int i)
-{
-    return strstr(f->req[i], "\r\n\r\n") + 4;
-}
 
 /* ------------------------------------------------------- run cli_main */
 
@@ -201,8 +62,9 @@ static void run_free(struct run *r)
     free(r->err);
 }
 
-#define ADDR_ARG(f, buf) \
-    (snprintf(buf, sizeof(buf), "-http-addr=127.0.0.1:%d", (f)->port), buf)
+#define ADDR_ARG(f, buf)                                                       \
+    (snprintf(buf, sizeof(buf), "-http-addr=127.0.0.1:%d", fake_http_port(f)), \
+     buf)
 
 /* ------------------------------------------------------------- flags */
 
@@ -496,14 +358,15 @@ static void members_table_matches_consul(void **state)
 static void kv_get_prints_value_and_sends_token_and_dc(void **state)
 {
     (void)state;
-    struct fake *f = fake_start();
+    struct fake_http *f = fake_http_start(NULL);
     char addr[64];
     struct run r;
-    fake_add(f, 200, "X-Consul-Index: 9\r\nContent-Type: application/json\r\n",
-             "[{\"LockIndex\":0,\"Key\":\"foo\",\"Flags\":0,\"Value\":"
-             "\"YmFy\",\"CreateIndex\":9,\"ModifyIndex\":9}]");
-    fake_add(f, 404, "X-Consul-Index: 9\r\n", "");
-    fake_go(f);
+    fake_http_add_headers(
+        f, 200, "X-Consul-Index: 9\r\nContent-Type: application/json\r\n",
+        "[{\"LockIndex\":0,\"Key\":\"foo\",\"Flags\":0,\"Value\":"
+        "\"YmFy\",\"CreateIndex\":9,\"ModifyIndex\":9}]");
+    fake_http_add_headers(f, 404, "X-Consul-Index: 9\r\n", "");
+    fake_http_go(f);
 
     run_cli(&r, NULL, "kv", "get", ADDR_ARG(f, addr), "-token", "s3cret",
             "-datacenter=dc1", "-stale", "/foo", NULL);
@@ -511,23 +374,25 @@ static void kv_get_prints_value_and_sends_token_and_dc(void **state)
     assert_string_equal(r.out, "bar\n");
     assert_string_equal(r.err, "");
     run_free(&r);
-    assert_request_line(f, 0, "GET /v1/kv/foo?dc=dc1&stale= HTTP/1.1");
-    assert_non_null(strstr(f->req[0], "\r\nX-Consul-Token: s3cret\r\n"));
+    fake_http_assert_request_line(f, 0,
+                                  "GET /v1/kv/foo?dc=dc1&stale= HTTP/1.1");
+    assert_non_null(
+        strstr(fake_http_request(f, 0), "\r\nX-Consul-Token: s3cret\r\n"));
 
     run_cli(&r, NULL, "kv", "get", ADDR_ARG(f, addr), "missing", NULL);
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.out, "");
     assert_string_equal(r.err, "Error! No key exists at: missing\n");
     run_free(&r);
-    assert_request_line(f, 1, "GET /v1/kv/missing HTTP/1.1");
-    assert_null(strstr(f->req[1], "X-Consul-Token"));
-    fake_stop(f);
+    fake_http_assert_request_line(f, 1, "GET /v1/kv/missing HTTP/1.1");
+    assert_null(strstr(fake_http_request(f, 1), "X-Consul-Token"));
+    fake_http_stop(f);
 }
 
 static void kv_get_recurse_keys_and_detailed(void **state)
 {
     (void)state;
-    struct fake *f = fake_start();
+    struct fake_http *f = fake_http_start(NULL);
     char addr[64];
     struct run r;
     const char *pairs =
@@ -535,24 +400,25 @@ static void kv_get_recurse_keys_and_detailed(void **state)
         "\"CreateIndex\":4,\"ModifyIndex\":4},{\"LockIndex\":0,\"Key\":"
         "\"web/b c\",\"Flags\":2,\"Value\":null,\"CreateIndex\":5,"
         "\"ModifyIndex\":6}]";
-    fake_add(f, 200, NULL, pairs);
-    fake_add(f, 200, NULL, "[\"web/a\",\"web/sub/\"]");
-    fake_add(f, 200, NULL, pairs);
-    fake_add(f, 404, NULL, NULL);
-    fake_add(f, 200, NULL, pairs);
-    fake_go(f);
+    fake_http_add(f, 200, pairs);
+    fake_http_add(f, 200, "[\"web/a\",\"web/sub/\"]");
+    fake_http_add(f, 200, pairs);
+    fake_http_add(f, 404, NULL);
+    fake_http_add(f, 200, pairs);
+    fake_http_go(f);
 
     run_cli(&r, NULL, "kv", "get", ADDR_ARG(f, addr), "-recurse", "web", NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "web/a:1\nweb/b c:\n");
     run_free(&r);
-    assert_request_line(f, 0, "GET /v1/kv/web?recurse= HTTP/1.1");
+    fake_http_assert_request_line(f, 0, "GET /v1/kv/web?recurse= HTTP/1.1");
 
     run_cli(&r, NULL, "kv", "get", ADDR_ARG(f, addr), "-keys", "web/", NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "web/a\nweb/sub/\n");
     run_free(&r);
-    assert_request_line(f, 1, "GET /v1/kv/web/?keys=&separator=%2F HTTP/1.1");
+    fake_http_assert_request_line(
+        f, 1, "GET /v1/kv/web/?keys=&separator=%2F HTTP/1.1");
 
     run_cli(&r, NULL, "kv", "get", ADDR_ARG(f, addr), "-recurse", "-detailed",
             "web", NULL);
@@ -587,8 +453,8 @@ static void kv_get_recurse_keys_and_detailed(void **state)
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "web/a\nweb/b c\n");
     run_free(&r);
-    assert_request_line(f, 4, "GET /v1/kv/web?recurse= HTTP/1.1");
-    fake_stop(f);
+    fake_http_assert_request_line(f, 4, "GET /v1/kv/web?recurse= HTTP/1.1");
+    fake_http_stop(f);
 
     run_cli(&r, NULL, "kv", "get", NULL);
     assert_int_equal(r.rc, 1);
@@ -603,7 +469,7 @@ static void kv_get_recurse_keys_and_detailed(void **state)
 static void kv_put_writes_body_flags_and_cas(void **state)
 {
     (void)state;
-    struct fake *f = fake_start();
+    struct fake_http *f = fake_http_start(NULL);
     char addr[64], file[] = "/tmp/cairn_test_cli_XXXXXX";
     struct run r;
     int fd = mkstemp(file);
@@ -613,21 +479,21 @@ static void kv_put_writes_body_flags_and_cas(void **state)
     char at[64];
     snprintf(at, sizeof(at), "@%s", file);
 
-    fake_add(f, 200, NULL, "true");
-    fake_add(f, 200, NULL, "false");
-    fake_add(f, 200, NULL, "true");
-    fake_add(f, 200, NULL, "true");
-    fake_add(f, 500, NULL, "invalid session \"x\"\n");
-    fake_add(f, 200, NULL, "true");
-    fake_go(f);
+    fake_http_add(f, 200, "true");
+    fake_http_add(f, 200, "false");
+    fake_http_add(f, 200, "true");
+    fake_http_add(f, 200, "true");
+    fake_http_add(f, 500, "invalid session \"x\"\n");
+    fake_http_add(f, 200, "true");
+    fake_http_go(f);
 
     run_cli(&r, NULL, "kv", "put", ADDR_ARG(f, addr), "-flags", "42", "a b/c",
             "v1", NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "Success! Data written to: a b/c\n");
     run_free(&r);
-    assert_request_line(f, 0, "PUT /v1/kv/a%20b/c?flags=42 HTTP/1.1");
-    assert_string_equal(request_body(f, 0), "v1");
+    fake_http_assert_request_line(f, 0, "PUT /v1/kv/a%20b/c?flags=42 HTTP/1.1");
+    assert_string_equal(fake_http_body(f, 0), "v1");
 
     run_cli(&r, NULL, "kv", "put", ADDR_ARG(f, addr), "-cas", "-modify-index=5",
             "k", "v", NULL);
@@ -635,18 +501,18 @@ static void kv_put_writes_body_flags_and_cas(void **state)
     assert_string_equal(r.out, "");
     assert_string_equal(r.err, "Error! Did not write to k: CAS failed\n");
     run_free(&r);
-    assert_request_line(f, 1, "PUT /v1/kv/k?cas=5 HTTP/1.1");
+    fake_http_assert_request_line(f, 1, "PUT /v1/kv/k?cas=5 HTTP/1.1");
 
     run_cli(&r, NULL, "kv", "put", ADDR_ARG(f, addr), "k", at, NULL);
     assert_int_equal(r.rc, 0);
     run_free(&r);
-    assert_string_equal(request_body(f, 2), "from\nfile");
+    assert_string_equal(fake_http_body(f, 2), "from\nfile");
 
     run_cli(&r, "piped\n", "kv", "put", ADDR_ARG(f, addr), "-base64=false", "k",
             "-", NULL);
     assert_int_equal(r.rc, 0);
     run_free(&r);
-    assert_string_equal(request_body(f, 3), "piped\n");
+    assert_string_equal(fake_http_body(f, 3), "piped\n");
 
     run_cli(&r, NULL, "kv", "put", ADDR_ARG(f, addr), "-acquire", "-session=x",
             "k", NULL);
@@ -656,14 +522,14 @@ static void kv_put_writes_body_flags_and_cas(void **state)
                         "response code: 500 (invalid session "
                         "\"x\")\n");
     run_free(&r);
-    assert_request_line(f, 4, "PUT /v1/kv/k?acquire=x HTTP/1.1");
+    fake_http_assert_request_line(f, 4, "PUT /v1/kv/k?acquire=x HTTP/1.1");
 
     run_cli(&r, NULL, "kv", "put", ADDR_ARG(f, addr), "-base64", "bin",
             "AP8=", NULL);
     assert_int_equal(r.rc, 0);
     run_free(&r);
-    assert_memory_equal(request_body(f, 5), "\x00\xff", 2);
-    fake_stop(f);
+    assert_memory_equal(fake_http_body(f, 5), "\x00\xff", 2);
+    fake_http_stop(f);
     unlink(file);
 
     /* Checked before any request. */
@@ -684,34 +550,34 @@ static void kv_put_writes_body_flags_and_cas(void **state)
 static void kv_delete_variants(void **state)
 {
     (void)state;
-    struct fake *f = fake_start();
+    struct fake_http *f = fake_http_start(NULL);
     char addr[64];
     struct run r;
-    fake_add(f, 200, NULL, "true");
-    fake_add(f, 200, NULL, "true");
-    fake_add(f, 200, NULL, "false");
-    fake_go(f);
+    fake_http_add(f, 200, "true");
+    fake_http_add(f, 200, "true");
+    fake_http_add(f, 200, "false");
+    fake_http_go(f);
 
     run_cli(&r, NULL, "kv", "delete", ADDR_ARG(f, addr), "k", NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "Success! Deleted key: k\n");
     run_free(&r);
-    assert_request_line(f, 0, "DELETE /v1/kv/k HTTP/1.1");
+    fake_http_assert_request_line(f, 0, "DELETE /v1/kv/k HTTP/1.1");
 
     run_cli(&r, NULL, "kv", "delete", ADDR_ARG(f, addr), "-recurse", "p/",
             NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "Success! Deleted keys with prefix: p/\n");
     run_free(&r);
-    assert_request_line(f, 1, "DELETE /v1/kv/p/?recurse= HTTP/1.1");
+    fake_http_assert_request_line(f, 1, "DELETE /v1/kv/p/?recurse= HTTP/1.1");
 
     run_cli(&r, NULL, "kv", "delete", ADDR_ARG(f, addr), "-cas",
             "-modify-index", "3", "k", NULL);
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.err, "Error! Did not delete key k: CAS failed\n");
     run_free(&r);
-    assert_request_line(f, 2, "DELETE /v1/kv/k?cas=3 HTTP/1.1");
-    fake_stop(f);
+    fake_http_assert_request_line(f, 2, "DELETE /v1/kv/k?cas=3 HTTP/1.1");
+    fake_http_stop(f);
 
     run_cli(&r, NULL, "kv", "delete", "-recurse", "-cas", "-modify-index=1",
             "k", NULL);
@@ -726,15 +592,16 @@ static void kv_delete_variants(void **state)
 static void kv_export_then_import(void **state)
 {
     (void)state;
-    struct fake *f = fake_start();
+    struct fake_http *f = fake_http_start(NULL);
     char addr[64];
     struct run r;
-    fake_add(f, 200, NULL,
-             "[{\"Key\":\"a\",\"Flags\":7,\"Value\":\"eA==\",\"LockIndex\":0,"
-             "\"CreateIndex\":1,\"ModifyIndex\":1}]");
-    fake_add(f, 200, NULL, "true");
-    fake_add(f, 200, NULL, "true");
-    fake_go(f);
+    fake_http_add(
+        f, 200,
+        "[{\"Key\":\"a\",\"Flags\":7,\"Value\":\"eA==\",\"LockIndex\":0,"
+        "\"CreateIndex\":1,\"ModifyIndex\":1}]");
+    fake_http_add(f, 200, "true");
+    fake_http_add(f, 200, "true");
+    fake_http_go(f);
 
     run_cli(&r, NULL, "kv", "export", ADDR_ARG(f, addr), NULL);
     assert_int_equal(r.rc, 0);
@@ -742,7 +609,7 @@ static void kv_export_then_import(void **state)
                         "[\n\t{\n\t\t\"key\": \"a\",\n\t\t\"flags\": "
                         "7,\n\t\t\"value\": \"eA==\"\n\t}\n]\n");
     run_free(&r);
-    assert_request_line(f, 0, "GET /v1/kv/?recurse= HTTP/1.1");
+    fake_http_assert_request_line(f, 0, "GET /v1/kv/?recurse= HTTP/1.1");
 
     run_cli(&r,
             "[{\"key\":\"a\",\"flags\":7,\"value\":\"eA==\"},"
@@ -751,10 +618,10 @@ static void kv_export_then_import(void **state)
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "Imported: a\nImported: d/\n");
     run_free(&r);
-    assert_request_line(f, 1, "PUT /v1/kv/a?flags=7 HTTP/1.1");
-    assert_string_equal(request_body(f, 1), "x");
-    assert_request_line(f, 2, "PUT /v1/kv/d/ HTTP/1.1");
-    fake_stop(f);
+    fake_http_assert_request_line(f, 1, "PUT /v1/kv/a?flags=7 HTTP/1.1");
+    assert_string_equal(fake_http_body(f, 1), "x");
+    fake_http_assert_request_line(f, 2, "PUT /v1/kv/d/ HTTP/1.1");
+    fake_http_stop(f);
 
     run_cli(&r, NULL, "kv", "import", "-http-addr=127.0.0.1:1", "{bad", NULL);
     assert_int_equal(r.rc, 1);
@@ -768,13 +635,13 @@ static void kv_export_then_import(void **state)
 static void members_and_reload(void **state)
 {
     (void)state;
-    struct fake *f = fake_start();
+    struct fake_http *f = fake_http_start(NULL);
     char addr[64];
     struct run r;
-    fake_add(f, 200, NULL, members_json);
-    fake_add(f, 200, NULL, NULL);
-    fake_add(f, 500, NULL, "reload failed: bad config\n");
-    fake_go(f);
+    fake_http_add(f, 200, members_json);
+    fake_http_add(f, 200, NULL);
+    fake_http_add(f, 500, "reload failed: bad config\n");
+    fake_http_go(f);
 
     run_cli(&r, NULL, "members", ADDR_ARG(f, addr), "-status=alive", NULL);
     assert_int_equal(r.rc, 0);
@@ -787,13 +654,13 @@ static void members_and_reload(void **state)
         "web1  10.0.0.7:8301  alive   client  1.16.0  2         dc1  "
         "default    <default>\n");
     run_free(&r);
-    assert_request_line(f, 0, "GET /v1/agent/members HTTP/1.1");
+    fake_http_assert_request_line(f, 0, "GET /v1/agent/members HTTP/1.1");
 
     run_cli(&r, NULL, "reload", ADDR_ARG(f, addr), NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "Configuration reload triggered\n");
     run_free(&r);
-    assert_request_line(f, 1, "PUT /v1/agent/reload HTTP/1.1");
+    fake_http_assert_request_line(f, 1, "PUT /v1/agent/reload HTTP/1.1");
 
     run_cli(&r, NULL, "reload", ADDR_ARG(f, addr), NULL);
     assert_int_equal(r.rc, 1);
@@ -801,19 +668,19 @@ static void members_and_reload(void **state)
                         "Error reloading: Unexpected response code: "
                         "500 (reload failed: bad config)\n");
     run_free(&r);
-    fake_stop(f);
+    fake_http_stop(f);
 }
 
 static void address_comes_from_flag_then_env(void **state)
 {
     (void)state;
-    struct fake *f = fake_start();
+    struct fake_http *f = fake_http_start(NULL);
     char addr[64];
     struct run r;
-    fake_add(f, 200, NULL, "[\"k\"]");
-    fake_go(f);
+    fake_http_add(f, 200, "[\"k\"]");
+    fake_http_go(f);
 
-    snprintf(addr, sizeof(addr), "http://127.0.0.1:%d", f->port);
+    snprintf(addr, sizeof(addr), "http://127.0.0.1:%d", fake_http_port(f));
     setenv("CAIRN_HTTP_ADDR", addr, 1);
     setenv("CONSUL_HTTP_ADDR", "127.0.0.1:1", 1);
     setenv("CONSUL_HTTP_TOKEN", "envtok", 1);
@@ -821,8 +688,9 @@ static void address_comes_from_flag_then_env(void **state)
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "k\n");
     run_free(&r);
-    assert_non_null(strstr(f->req[0], "\r\nX-Consul-Token: envtok\r\n"));
-    fake_stop(f);
+    assert_non_null(
+        strstr(fake_http_request(f, 0), "\r\nX-Consul-Token: envtok\r\n"));
+    fake_http_stop(f);
 
     /* CAIRN_HTTP_ADDR beats CONSUL_HTTP_ADDR; the flag beats both. */
     unsetenv("CAIRN_HTTP_ADDR");
@@ -851,6 +719,78 @@ static void address_comes_from_flag_then_env(void **state)
     run_cli(&r, NULL, "members", "-http-addr=unix:///tmp/s", NULL);
     assert_int_equal(r.rc, 1);
     assert_non_null(strstr(r.err, "unix sockets are not supported yet"));
+    run_free(&r);
+}
+
+/* The command list after `header` in `text`, up to a blank line, laid out
+ * as Consul's (mitchellh/cli): four spaces, the name padded to the longest
+ * name, four spaces, the synopsis, so every synopsis starts in one column.
+ * Each name in `want` (NULL-terminated) must be listed. */
+static void assert_command_column(const char *text,
+                                  const char *header,
+                                  const char *const *want)
+{
+    const char *p = strstr(text, header);
+    if (p == NULL)
+        fail_msg("no \"%s\" in:\n%s", header, text);
+    p += strlen(header);
+
+    size_t longest = 0, col = 0;
+    int rows = 0;
+    for (const char *line = p; *line != '\n' && *line != '\0'; rows++) {
+        const char *eol = strchr(line, '\n');
+        assert_non_null(eol);
+        if (strncmp(line, "    ", 4) != 0 || line[4] == ' ')
+            fail_msg("row not indented by four spaces: \"%.*s\"",
+                     (int)(eol - line), line);
+        size_t name = strcspn(line + 4, " \n");
+        size_t syn = 4 + name + strspn(line + 4 + name, " ");
+        if (syn >= (size_t)(eol - line))
+            fail_msg("row without a synopsis: \"%.*s\"", (int)(eol - line),
+                     line);
+        if (rows > 0 && syn != col)
+            fail_msg("synopsis at column %zu, not %zu: \"%.*s\"", syn, col,
+                     (int)(eol - line), line);
+        col = syn;
+        if (name > longest)
+            longest = name;
+        line = eol + 1;
+    }
+    assert_true(rows > 0);
+    /* the longest name is followed by exactly four spaces */
+    assert_int_equal(col, 4 + longest + 4);
+    for (; *want != NULL; want++) {
+        char needle[64];
+        snprintf(needle, sizeof(needle), "\n    %s ", *want);
+        if (strstr(p - 1, needle) == NULL)
+            fail_msg("command %s not listed", *want);
+    }
+}
+
+static void help_lists_commands_in_one_aligned_column(void **state)
+{
+    (void)state;
+    struct run r;
+    static const char *const top[] = {
+        "agent", "help",    "kv",       "catalog", "force-leave",
+        "join",  "members", "services", "version", NULL};
+    static const char *const kv[] = {"get",    "put",    "delete",
+                                     "export", "import", NULL};
+
+    run_cli(&r, NULL, "help", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_command_column(r.out, "\nAvailable commands are:\n", top);
+    run_free(&r);
+
+    /* the usage printed on a mistake is the same list */
+    run_cli(&r, NULL, "nope", NULL);
+    assert_int_equal(r.rc, 1);
+    assert_command_column(r.err, "\nAvailable commands are:\n", top);
+    run_free(&r);
+
+    run_cli(&r, NULL, "kv", "-h", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_command_column(r.out, "\nSubcommands:\n", kv);
     run_free(&r);
 }
 
@@ -934,6 +874,7 @@ int main(void)
         cmocka_unit_test(members_and_reload),
         cmocka_unit_test(address_comes_from_flag_then_env),
         cmocka_unit_test(help_usage_and_version),
+        cmocka_unit_test(help_lists_commands_in_one_aligned_column),
     };
     /* The CLI must not see the developer's environment. */
     unsetenv("CAIRN_HTTP_ADDR");

@@ -4,12 +4,9 @@
  * and YAML), the table formatters byte for byte against what Consul
  * prints, and whole commands through cli_main against a fake HTTP server
  * on an ephemeral 127.0.0.1 port that records requests and replays canned
- * answers (the pattern of test_cli.c).
+ * answers (tests/unit/fake_http.h).
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,149 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "cli.h"
 #include "cli_internal.h"
+#include "fake_http.h"
 #include "json.h"
-
-/* ---------------------------------------------------------- fake agent */
-
-#define FAKE_MAX 16
-
-struct fake_resp
-{
-    int status;
-    const char *body;
-};
-
-struct fake
-{
-    int lfd;
-    int port;
-    pthread_t thread;
-    struct fake_resp resp[FAKE_MAX];
-    int nresp;
-    int served;
-    char *req[FAKE_MAX];
-};
-
-static bool fake_read_request(int fd, char **out)
-{
-    size_t cap = 65536, n = 0;
-    char *buf = malloc(cap);
-    char *end = NULL;
-
-    while (end == NULL) {
-        ssize_t r = read(fd, buf + n, cap - n - 1);
-        if (r <= 0) {
-            free(buf);
-            return false;
-        }
-        n += (size_t)r;
-        buf[n] = '\0';
-        end = strstr(buf, "\r\n\r\n");
-    }
-    size_t clen = 0;
-    const char *cl = strcasestr(buf, "\r\nContent-Length:");
-    if (cl && cl < end)
-        clen = strtoul(cl + 17, NULL, 10);
-    size_t want = (size_t)(end + 4 - buf) + clen;
-    while (n < want) {
-        ssize_t r = read(fd, buf + n, cap - n - 1);
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-    }
-    buf[n] = '\0';
-    *out = buf;
-    return true;
-}
-
-static void *fake_main(void *data)
-{
-    struct fake *f = data;
-
-    for (;;) {
-        int fd = accept(f->lfd, NULL, NULL);
-        if (fd < 0)
-            return NULL;
-        while (f->served < f->nresp) {
-            char *req;
-            if (!fake_read_request(fd, &req))
-                break;
-            struct fake_resp *r = &f->resp[f->served];
-            f->req[f->served++] = req;
-            char head[1024];
-            size_t blen = r->body ? strlen(r->body) : 0;
-            int hl = snprintf(head, sizeof(head),
-                              "HTTP/1.1 %d X\r\nContent-Length: %zu\r\n"
-                              "X-Consul-Index: 7\r\n\r\n",
-                              r->status, blen);
-            if (write(fd, head, (size_t)hl) < 0 ||
-                (blen && write(fd, r->body, blen) < 0))
-                break;
-        }
-        close(fd);
-    }
-}
-
-static struct fake *fake_start(void)
-{
-    struct fake *f = calloc(1, sizeof(*f));
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    socklen_t sl = sizeof(sa);
-
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    f->lfd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(f->lfd >= 0);
-    assert_int_equal(bind(f->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(listen(f->lfd, 8), 0);
-    assert_int_equal(getsockname(f->lfd, (struct sockaddr *)&sa, &sl), 0);
-    f->port = ntohs(sa.sin_port);
-    return f;
-}
-
-static void fake_add(struct fake *f, int status, const char *body)
-{
-    assert_true(f->nresp < FAKE_MAX);
-    f->resp[f->nresp++] = (struct fake_resp){status, body};
-}
-
-static void fake_go(struct fake *f)
-{
-    assert_int_equal(pthread_create(&f->thread, NULL, fake_main, f), 0);
-}
-
-static void fake_stop(struct fake *f)
-{
-    shutdown(f->lfd, SHUT_RDWR);
-    pthread_join(f->thread, NULL);
-    close(f->lfd);
-    for (int i = 0; i < f->served; i++)
-        free(f->req[i]);
-    free(f);
-}
-
-static void assert_request_line(struct fake *f, int i, const char *want)
-{
-    if (i >= f->served)
-        fail_msg("request %d: not made (%d served), want \"%s\"", i, f->served,
-                 want);
-    size_t n = strcspn(f->req[i], "\r");
-    if (strlen(want) != n || strncmp(f->req[i], want, n) != 0)
-        fail_msg("request %d: got \"%.*s\", want \"%s\"", i, (int)n, f->req[i],
-                 want);
-}
-
-static const char *request_body(struct fake *f, int i)
-{
-    assert_true(i < f->served);
-    return strstr(f->req[i], "\r\n\r\n") + 4;
-}
 
 /* ------------------------------------------------------- run cli_main */
 
@@ -198,8 +60,9 @@ static void run_free(struct run *r)
     free(r->err);
 }
 
-#define ADDR_ARG(f, buf) \
-    (snprintf(buf, sizeof(buf), "-http-addr=127.0.0.1:%d", (f)->port), buf)
+#define ADDR_ARG(f, buf)                                                       \
+    (snprintf(buf, sizeof(buf), "-http-addr=127.0.0.1:%d", fake_http_port(f)), \
+     buf)
 
 /* A temporary file holding `text`; path in buf. */
 static const char *tmp_file(char *buf,
@@ -529,12 +392,12 @@ static void maint_listing_matches_consul(void **state)
 static void services_register_from_flags(void **state)
 {
     (void)state;
-    struct fake *f = fake_start();
+    struct fake_http *f = fake_http_start("X-Consul-Index: 7\r\n");
     char addr[64];
     struct run r;
-    fake_add(f, 200, NULL);
-    fake_add(f, 400, "Invalid Service Meta: Key names reserved\n");
-    fake_go(f);
+    fake_http_add(f, 200, NULL);
+    fake_http_add(f, 400, "Invalid Service Meta: Key names reserved\n");
+    fake_http_go(f);
 
     run_cli(&r, "services", "register", ADDR_ARG(f, addr), "-name=web", "-id",
             "web-1", "-port=8080", "-address=10.0.0.5", "-tag=v1", "-tag",
@@ -544,9 +407,10 @@ static void services_register_from_flags(void **state)
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "Registered service: web\n");
     run_free(&r);
-    assert_request_line(f, 0, "PUT /v1/agent/service/register HTTP/1.1");
+    fake_http_assert_request_line(f, 0,
+                                  "PUT /v1/agent/service/register HTTP/1.1");
     assert_string_equal(
-        request_body(f, 0),
+        fake_http_body(f, 0),
         "{\"ID\":\"web-1\",\"Name\":\"web\",\"Tags\":[\"v1\",\"primary\"],"
         "\"Port\":8080,\"Address\":\"10.0.0.5\",\"TaggedAddresses\":{"
         "\"wan\":{\"Address\":\"1.2.3.4\",\"Port\":80}},\"Meta\":{\"a\":"
@@ -561,7 +425,7 @@ static void services_register_from_flags(void **state)
                         "code: 400 (Invalid Service Meta: Key names "
                         "reserved)\n");
     run_free(&r);
-    fake_stop(f);
+    fake_http_stop(f);
 
     /* argument validation happens before any request */
     run_cli(&r, "services", "register", "-http-addr=127.0.0.1:1", NULL);
@@ -614,12 +478,12 @@ static void services_register_from_flags(void **state)
 static void services_register_from_files(void **state)
 {
     (void)state;
-    struct fake *f = fake_start();
+    struct fake_http *f = fake_http_start("X-Consul-Index: 7\r\n");
     char addr[64], p1[128], p2[128];
     struct run r;
     for (int i = 0; i < 3; i++)
-        fake_add(f, 200, NULL);
-    fake_go(f);
+        fake_http_add(f, 200, NULL);
+    fake_http_go(f);
 
     tmp_file(p1, sizeof(p1), ".json",
              "{\"service\": {\"name\": \"web\", \"Port\": 0, \"Meta\": "
@@ -643,21 +507,22 @@ static void services_register_from_files(void **state)
                         "Registered service: cache\n");
     run_free(&r);
     for (int i = 0; i < 3; i++)
-        assert_request_line(f, i, "PUT /v1/agent/service/register HTTP/1.1");
+        fake_http_assert_request_line(
+            f, i, "PUT /v1/agent/service/register HTTP/1.1");
     assert_string_equal(
-        request_body(f, 0),
+        fake_http_body(f, 0),
         "{\"name\":\"web\",\"Port\":99,\"Meta\":{\"a\":\"1\",\"b\":\"2\"},"
         "\"tags\":[\"t1\",\"t2\"],\"check\":{\"ttl\":\"30s\"},\"ID\":"
         "\"override\",\"SocketPath\":\"/s\"}");
-    assert_string_equal(request_body(f, 1),
+    assert_string_equal(fake_http_body(f, 1),
                         "{\"name\":\"db\",\"id\":\"db-1\",\"port\":5432,"
                         "\"SocketPath\":\"/s\",\"Meta\":{\"b\":\"2\"},"
                         "\"Tags\":[\"t2\"]}");
-    assert_string_equal(request_body(f, 2),
+    assert_string_equal(fake_http_body(f, 2),
                         "{\"name\":\"cache\",\"socket_path\":\"/run/"
                         "cache.sock\",\"ID\":\"override\",\"Port\":99,"
                         "\"Meta\":{\"b\":\"2\"},\"Tags\":[\"t2\"]}");
-    fake_stop(f);
+    fake_http_stop(f);
 
     unlink(p1);
     tmp_file(p1, sizeof(p1), ".json", "{\"services\": [{\"name\": ");
@@ -672,20 +537,20 @@ static void services_register_from_files(void **state)
 static void services_deregister_ids_and_files(void **state)
 {
     (void)state;
-    struct fake *f = fake_start();
+    struct fake_http *f = fake_http_start("X-Consul-Index: 7\r\n");
     char addr[64], p[128];
     struct run r;
     for (int i = 0; i < 5; i++)
-        fake_add(f, 200, NULL);
-    fake_add(f, 500, "boom");
-    fake_go(f);
+        fake_http_add(f, 200, NULL);
+    fake_http_add(f, 500, "boom");
+    fake_http_go(f);
 
     run_cli(&r, "services", "deregister", ADDR_ARG(f, addr), "-id=web 1", NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "Deregistered service: web 1\n");
     run_free(&r);
-    assert_request_line(f, 0,
-                        "PUT /v1/agent/service/deregister/web%201 HTTP/1.1");
+    fake_http_assert_request_line(
+        f, 0, "PUT /v1/agent/service/deregister/web%201 HTTP/1.1");
 
     tmp_file(p, sizeof(p), ".yaml",
              "services:\n  - name: a\n  - name: b\n    id: b-2\n");
@@ -696,9 +561,12 @@ static void services_deregister_ids_and_files(void **state)
                         "Deregistered service: a\n"
                         "Deregistered service: b-2\n");
     run_free(&r);
-    assert_request_line(f, 1, "PUT /v1/agent/service/deregister/db HTTP/1.1");
-    assert_request_line(f, 2, "PUT /v1/agent/service/deregister/a HTTP/1.1");
-    assert_request_line(f, 3, "PUT /v1/agent/service/deregister/b-2 HTTP/1.1");
+    fake_http_assert_request_line(
+        f, 1, "PUT /v1/agent/service/deregister/db HTTP/1.1");
+    fake_http_assert_request_line(
+        f, 2, "PUT /v1/agent/service/deregister/a HTTP/1.1");
+    fake_http_assert_request_line(
+        f, 3, "PUT /v1/agent/service/deregister/b-2 HTTP/1.1");
     unlink(p);
 
     run_cli(&r, "services", "deregister", ADDR_ARG(f, addr), "x", "y", NULL);
@@ -708,7 +576,7 @@ static void services_deregister_ids_and_files(void **state)
                         "Error deregistering service \"y\": Unexpected "
                         "response code: 500 (boom)\n");
     run_free(&r);
-    fake_stop(f);
+    fake_http_stop(f);
 
     run_cli(&r, "services", "deregister", NULL);
     assert_int_equal(r.rc, 1);
@@ -733,28 +601,29 @@ static void services_deregister_ids_and_files(void **state)
 static void catalog_commands(void **state)
 {
     (void)state;
-    struct fake *f = fake_start();
+    struct fake_http *f = fake_http_start("X-Consul-Index: 7\r\n");
     char addr[64];
     struct run r;
-    fake_add(f, 200, "[\"dc1\",\"dc2\"]");
-    fake_add(f, 200,
-             "[{\"ID\":\"11111111-2222\",\"Node\":\"n1\",\"Address\":"
-             "\"127.0.0.1\",\"Datacenter\":\"dc1\"}]");
-    fake_add(f, 200, "[]");
-    fake_add(f, 200, "{\"consul\":[],\"web\":[\"b\",\"a\"]}");
-    fake_add(f, 200, "null");
-    fake_add(f, 200,
-             "{\"Node\":{\"Node\":\"n1\"},\"Services\":{\"w\":{\"ID\":\"w\","
-             "\"Service\":\"web\",\"Tags\":[\"x\"]}}}");
-    fake_add(f, 500, "No path to datacenter");
-    fake_add(f, 400, "Failed to create boolean expression evaluator");
-    fake_go(f);
+    fake_http_add(f, 200, "[\"dc1\",\"dc2\"]");
+    fake_http_add(f, 200,
+                  "[{\"ID\":\"11111111-2222\",\"Node\":\"n1\",\"Address\":"
+                  "\"127.0.0.1\",\"Datacenter\":\"dc1\"}]");
+    fake_http_add(f, 200, "[]");
+    fake_http_add(f, 200, "{\"consul\":[],\"web\":[\"b\",\"a\"]}");
+    fake_http_add(f, 200, "null");
+    fake_http_add(
+        f, 200,
+        "{\"Node\":{\"Node\":\"n1\"},\"Services\":{\"w\":{\"ID\":\"w\","
+        "\"Service\":\"web\",\"Tags\":[\"x\"]}}}");
+    fake_http_add(f, 500, "No path to datacenter");
+    fake_http_add(f, 400, "Failed to create boolean expression evaluator");
+    fake_http_go(f);
 
     run_cli(&r, "catalog", "datacenters", ADDR_ARG(f, addr), NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "dc1\ndc2\n");
     run_free(&r);
-    assert_request_line(f, 0, "GET /v1/catalog/datacenters HTTP/1.1");
+    fake_http_assert_request_line(f, 0, "GET /v1/catalog/datacenters HTTP/1.1");
 
     run_cli(&r, "catalog", "nodes", ADDR_ARG(f, addr), "-node-meta=rack=r 1",
             "-filter", "Meta.rack == r1", "-node-meta", "a=b", NULL);
@@ -763,9 +632,10 @@ static void catalog_commands(void **state)
                         "Node  ID        Address    DC\n"
                         "n1    11111111  127.0.0.1  dc1\n");
     run_free(&r);
-    assert_request_line(f, 1,
-                        "GET /v1/catalog/nodes?filter=Meta.rack%20%3D%3D%20r1"
-                        "&node-meta=a%3Ab&node-meta=rack%3Ar%201 HTTP/1.1");
+    fake_http_assert_request_line(
+        f, 1,
+        "GET /v1/catalog/nodes?filter=Meta.rack%20%3D%3D%20r1"
+        "&node-meta=a%3Ab&node-meta=rack%3Ar%201 HTTP/1.1");
 
     run_cli(&r, "catalog", "nodes", ADDR_ARG(f, addr), "-service=web",
             "-near=_agent", NULL);
@@ -775,14 +645,14 @@ static void catalog_commands(void **state)
                         "No nodes match the given query - try "
                         "expanding your search.\n");
     run_free(&r);
-    assert_request_line(f, 2,
-                        "GET /v1/catalog/service/web?near=_agent HTTP/1.1");
+    fake_http_assert_request_line(
+        f, 2, "GET /v1/catalog/service/web?near=_agent HTTP/1.1");
 
     run_cli(&r, "catalog", "services", ADDR_ARG(f, addr), "-tags", NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "consul      \nweb         a,b\n");
     run_free(&r);
-    assert_request_line(f, 3, "GET /v1/catalog/services HTTP/1.1");
+    fake_http_assert_request_line(f, 3, "GET /v1/catalog/services HTTP/1.1");
 
     run_cli(&r, "catalog", "services", ADDR_ARG(f, addr), "-node=ghost", NULL);
     assert_int_equal(r.rc, 0);
@@ -790,16 +660,16 @@ static void catalog_commands(void **state)
                         "No services match the given query - try "
                         "expanding your search.\n");
     run_free(&r);
-    assert_request_line(f, 4, "GET /v1/catalog/node/ghost HTTP/1.1");
+    fake_http_assert_request_line(f, 4, "GET /v1/catalog/node/ghost HTTP/1.1");
 
     run_cli(&r, "catalog", "services", ADDR_ARG(f, addr), "-node", "n1",
             "-node-meta=k=v", NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "web\n");
     run_free(&r);
-    assert_request_line(f, 5,
-                        "GET /v1/catalog/node/n1?node-meta=k%3Av "
-                        "HTTP/1.1");
+    fake_http_assert_request_line(f, 5,
+                                  "GET /v1/catalog/node/n1?node-meta=k%3Av "
+                                  "HTTP/1.1");
 
     run_cli(&r, "catalog", "datacenters", ADDR_ARG(f, addr), NULL);
     assert_int_equal(r.rc, 1);
@@ -816,7 +686,7 @@ static void catalog_commands(void **state)
                         "code: 400 (Failed to create boolean "
                         "expression evaluator)\n");
     run_free(&r);
-    fake_stop(f);
+    fake_http_stop(f);
 
     run_cli(&r, "catalog", "nodes", "extra", NULL);
     assert_int_equal(r.rc, 1);
@@ -856,40 +726,41 @@ static void catalog_commands(void **state)
 static void maint_commands(void **state)
 {
     (void)state;
-    struct fake *f = fake_start();
+    struct fake_http *f = fake_http_start("X-Consul-Index: 7\r\n");
     char addr[64];
     struct run r;
     const char *self = "{\"Config\":{\"NodeName\":\"node-1\"}}";
-    fake_add(f, 200, self);
-    fake_add(f, 200,
-             "{\"_node_maintenance\":{\"CheckID\":\"_node_maintenance\","
-             "\"Notes\":\"upgrade\"}}");
-    fake_add(f, 200, self);
-    fake_add(f, 200, NULL);
-    fake_add(f, 200, self);
-    fake_add(f, 200, NULL);
-    fake_add(f, 200, self);
-    fake_add(f, 404, "Unknown service ID \"redis\"");
-    fake_add(f, 200, self);
-    fake_add(f, 200, NULL);
-    fake_go(f);
+    fake_http_add(f, 200, self);
+    fake_http_add(f, 200,
+                  "{\"_node_maintenance\":{\"CheckID\":\"_node_maintenance\","
+                  "\"Notes\":\"upgrade\"}}");
+    fake_http_add(f, 200, self);
+    fake_http_add(f, 200, NULL);
+    fake_http_add(f, 200, self);
+    fake_http_add(f, 200, NULL);
+    fake_http_add(f, 200, self);
+    fake_http_add(f, 404, "Unknown service ID \"redis\"");
+    fake_http_add(f, 200, self);
+    fake_http_add(f, 200, NULL);
+    fake_http_go(f);
 
     run_cli(&r, "maint", ADDR_ARG(f, addr), NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out,
                         "Node:\n  Name:   node-1\n  Reason: upgrade\n\n");
     run_free(&r);
-    assert_request_line(f, 0, "GET /v1/agent/self HTTP/1.1");
-    assert_request_line(f, 1, "GET /v1/agent/checks HTTP/1.1");
+    fake_http_assert_request_line(f, 0, "GET /v1/agent/self HTTP/1.1");
+    fake_http_assert_request_line(f, 1, "GET /v1/agent/checks HTTP/1.1");
 
     run_cli(&r, "maint", ADDR_ARG(f, addr), "-enable", "-reason=new disk",
             NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "Node maintenance is now enabled\n");
     run_free(&r);
-    assert_request_line(f, 3,
-                        "PUT /v1/agent/maintenance?enable=true&reason=new%"
-                        "20disk HTTP/1.1");
+    fake_http_assert_request_line(
+        f, 3,
+        "PUT /v1/agent/maintenance?enable=true&reason=new%"
+        "20disk HTTP/1.1");
 
     run_cli(&r, "maint", ADDR_ARG(f, addr), "-disable", "-service", "web",
             NULL);
@@ -897,9 +768,10 @@ static void maint_commands(void **state)
     assert_string_equal(r.out,
                         "Service maintenance is now disabled for \"web\"\n");
     run_free(&r);
-    assert_request_line(f, 5,
-                        "PUT /v1/agent/service/maintenance/web?enable=false "
-                        "HTTP/1.1");
+    fake_http_assert_request_line(
+        f, 5,
+        "PUT /v1/agent/service/maintenance/web?enable=false "
+        "HTTP/1.1");
 
     run_cli(&r, "maint", ADDR_ARG(f, addr), "-enable", "-service=redis", NULL);
     assert_int_equal(r.rc, 1);
@@ -909,18 +781,19 @@ static void maint_commands(void **state)
                         "Unexpected response code: 404 (Unknown "
                         "service ID \"redis\")\n");
     run_free(&r);
-    assert_request_line(f, 7,
-                        "PUT /v1/agent/service/maintenance/redis?enable=true"
-                        "&reason= HTTP/1.1");
+    fake_http_assert_request_line(
+        f, 7,
+        "PUT /v1/agent/service/maintenance/redis?enable=true"
+        "&reason= HTTP/1.1");
 
     run_cli(&r, "maint", ADDR_ARG(f, addr), "-disable", NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "Node maintenance is now disabled\n");
     run_free(&r);
-    assert_request_line(f, 9,
-                        "PUT /v1/agent/maintenance?enable=false "
-                        "HTTP/1.1");
-    fake_stop(f);
+    fake_http_assert_request_line(f, 9,
+                                  "PUT /v1/agent/maintenance?enable=false "
+                                  "HTTP/1.1");
+    fake_http_stop(f);
 
     static const struct
     {

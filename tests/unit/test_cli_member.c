@@ -5,13 +5,10 @@
  * bookkeeping (keyring view, members still advertising old keys), and
  * whole commands through cli_main against a fake HTTP server on an
  * ephemeral 127.0.0.1 port that records requests and replays canned
- * answers (the pattern of test_cli.c), -rotate included.
+ * answers (tests/unit/fake_http.h), -rotate included.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <netinet/in.h>
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -27,6 +23,7 @@
 
 #include "cli.h"
 #include "cli_internal.h"
+#include "fake_http.h"
 #include "gossip.h"
 #include "json.h"
 
@@ -34,139 +31,6 @@
 #define K0 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 #define K1 "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="
 #define K2 "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI="
-
-/* ---------------------------------------------------------- fake agent */
-
-#define FAKE_MAX 32
-
-struct fake_resp
-{
-    int status;
-    const char *body;
-};
-
-struct fake
-{
-    int lfd;
-    int port;
-    pthread_t thread;
-    struct fake_resp resp[FAKE_MAX];
-    int nresp;
-    int served;
-    char *req[FAKE_MAX]; /* request head + body as received */
-};
-
-static bool fake_read_request(int fd, char **out)
-{
-    size_t cap = 65536, n = 0;
-    char *buf = malloc(cap);
-    char *end = NULL;
-
-    while (end == NULL) {
-        ssize_t r = read(fd, buf + n, cap - n - 1);
-        if (r <= 0) {
-            free(buf);
-            return false;
-        }
-        n += (size_t)r;
-        buf[n] = '\0';
-        end = strstr(buf, "\r\n\r\n");
-    }
-    size_t clen = 0;
-    const char *cl = strcasestr(buf, "\r\nContent-Length:");
-    if (cl && cl < end)
-        clen = strtoul(cl + 17, NULL, 10);
-    size_t want = (size_t)(end + 4 - buf) + clen;
-    while (n < want) {
-        ssize_t r = read(fd, buf + n, cap - n - 1);
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-    }
-    buf[n] = '\0';
-    *out = buf;
-    return true;
-}
-
-static void *fake_main(void *data)
-{
-    struct fake *f = data;
-
-    for (;;) {
-        int fd = accept(f->lfd, NULL, NULL);
-        if (fd < 0)
-            return NULL;
-        while (f->served < f->nresp) {
-            char *req;
-            if (!fake_read_request(fd, &req))
-                break;
-            struct fake_resp *r = &f->resp[f->served];
-            f->req[f->served++] = req;
-            char head[256];
-            size_t blen = r->body ? strlen(r->body) : 0;
-            int hl = snprintf(head, sizeof(head),
-                              "HTTP/1.1 %d X\r\nContent-Length: %zu\r\n\r\n",
-                              r->status, blen);
-            if (write(fd, head, (size_t)hl) < 0 ||
-                (blen && write(fd, r->body, blen) < 0))
-                break;
-        }
-        close(fd);
-    }
-}
-
-static struct fake *fake_start(void)
-{
-    struct fake *f = calloc(1, sizeof(*f));
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    socklen_t sl = sizeof(sa);
-
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    f->lfd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(f->lfd >= 0);
-    assert_int_equal(bind(f->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(listen(f->lfd, 8), 0);
-    assert_int_equal(getsockname(f->lfd, (struct sockaddr *)&sa, &sl), 0);
-    f->port = ntohs(sa.sin_port);
-    return f;
-}
-
-static void fake_add(struct fake *f, int status, const char *body)
-{
-    assert_true(f->nresp < FAKE_MAX);
-    f->resp[f->nresp++] = (struct fake_resp){status, body};
-}
-
-static void fake_go(struct fake *f)
-{
-    assert_int_equal(pthread_create(&f->thread, NULL, fake_main, f), 0);
-}
-
-static void fake_stop(struct fake *f)
-{
-    shutdown(f->lfd, SHUT_RDWR);
-    pthread_join(f->thread, NULL);
-    close(f->lfd);
-    for (int i = 0; i < f->served; i++)
-        free(f->req[i]);
-    free(f);
-}
-
-static void assert_request_line(struct fake *f, int i, const char *want)
-{
-    if (i >= f->served)
-        fail_msg("request %d: not made (only %d), want \"%s\"", i, f->served,
-                 want);
-    size_t n = strcspn(f->req[i], "\r");
-    if (strlen(want) != n || strncmp(f->req[i], want, n) != 0)
-        fail_msg("request %d: got \"%.*s\", want \"%s\"", i, (int)n, f->req[i],
-                 want);
-}
-
-static const char *request_body(struct fake *f, int i)
-{
-    return strstr(f->req[i], "\r\n\r\n") + 4;
-}
 
 /* ------------------------------------------------------- run cli_main */
 
@@ -204,8 +68,9 @@ static void run_free(struct run *r)
     free(r->err);
 }
 
-#define ADDR_ARG(f, buf) \
-    (snprintf(buf, sizeof(buf), "-http-addr=127.0.0.1:%d", (f)->port), buf)
+#define ADDR_ARG(f, buf)                                                       \
+    (snprintf(buf, sizeof(buf), "-http-addr=127.0.0.1:%d", fake_http_port(f)), \
+     buf)
 
 static bool starts_with(const char *s, const char *prefix)
 {
@@ -430,14 +295,14 @@ static void stale_members_are_those_advertising_other_keys(void **state)
 static void join_counts_successes(void **state)
 {
     (void)state;
-    struct fake *f = fake_start();
+    struct fake_http *f = fake_http_start(NULL);
     char addr[64];
     struct run r;
-    fake_add(f, 200, NULL);
-    fake_add(f, 500, "Failed to join 10.0.0.9: no member answered");
-    fake_add(f, 200, NULL);
-    fake_add(f, 500, "nope");
-    fake_go(f);
+    fake_http_add(f, 200, NULL);
+    fake_http_add(f, 500, "Failed to join 10.0.0.9: no member answered");
+    fake_http_add(f, 200, NULL);
+    fake_http_add(f, 500, "nope");
+    fake_http_go(f);
 
     run_cli(&r, "join", ADDR_ARG(f, addr), "127.0.0.1:8301", "10.0.0.9", NULL);
     assert_int_equal(r.rc, 0);
@@ -448,15 +313,17 @@ static void join_counts_successes(void **state)
                         "response code: 500 (Failed to join 10.0.0.9: "
                         "no member answered)\n");
     run_free(&r);
-    assert_request_line(f, 0, "PUT /v1/agent/join/127.0.0.1%3A8301 HTTP/1.1");
-    assert_request_line(f, 1, "PUT /v1/agent/join/10.0.0.9 HTTP/1.1");
+    fake_http_assert_request_line(
+        f, 0, "PUT /v1/agent/join/127.0.0.1%3A8301 HTTP/1.1");
+    fake_http_assert_request_line(f, 1, "PUT /v1/agent/join/10.0.0.9 HTTP/1.1");
 
     run_cli(&r, "join", ADDR_ARG(f, addr), "-wan", "[::1]:8302", NULL);
     assert_int_equal(r.rc, 0);
     run_free(&r);
-    assert_request_line(f, 2,
-                        "PUT /v1/agent/join/%5B%3A%3A1%5D%3A8302?wan=1 "
-                        "HTTP/1.1");
+    fake_http_assert_request_line(
+        f, 2,
+        "PUT /v1/agent/join/%5B%3A%3A1%5D%3A8302?wan=1 "
+        "HTTP/1.1");
 
     run_cli(&r, "join", ADDR_ARG(f, addr), "h", NULL);
     assert_int_equal(r.rc, 1);
@@ -475,8 +342,8 @@ static void join_counts_successes(void **state)
                             "specified.\n\nUsage: cairn join"));
     assert_non_null(strstr(r.err, "  -wan\n"));
     run_free(&r);
-    assert_int_equal(f->served, 4);
-    fake_stop(f);
+    assert_int_equal(fake_http_served(f), 4);
+    fake_http_stop(f);
 
     /* no agent */
     run_cli(&r, "join", "-http-addr=127.0.0.1:1", "x", NULL);
@@ -492,23 +359,23 @@ static void join_counts_successes(void **state)
 static void leave_and_force_leave(void **state)
 {
     (void)state;
-    struct fake *f = fake_start();
+    struct fake_http *f = fake_http_start(NULL);
     char addr[64];
     struct run r;
-    fake_add(f, 200, NULL);
-    fake_add(f, 500, "leave failed");
-    fake_add(f, 200, NULL);
-    fake_add(f, 200, NULL);
-    fake_add(f, 200, NULL);
-    fake_add(f, 500, "agent: No node found with name 'ghost'");
-    fake_go(f);
+    fake_http_add(f, 200, NULL);
+    fake_http_add(f, 500, "leave failed");
+    fake_http_add(f, 200, NULL);
+    fake_http_add(f, 200, NULL);
+    fake_http_add(f, 200, NULL);
+    fake_http_add(f, 500, "agent: No node found with name 'ghost'");
+    fake_http_go(f);
 
     run_cli(&r, "leave", ADDR_ARG(f, addr), NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "Graceful leave complete\n");
     assert_string_equal(r.err, "");
     run_free(&r);
-    assert_request_line(f, 0, "PUT /v1/agent/leave HTTP/1.1");
+    fake_http_assert_request_line(f, 0, "PUT /v1/agent/leave HTTP/1.1");
 
     run_cli(&r, "leave", ADDR_ARG(f, addr), NULL);
     assert_int_equal(r.rc, 1);
@@ -528,18 +395,20 @@ static void leave_and_force_leave(void **state)
     assert_string_equal(r.out, "");
     assert_string_equal(r.err, "");
     run_free(&r);
-    assert_request_line(f, 2, "PUT /v1/agent/force-leave/web%201 HTTP/1.1");
+    fake_http_assert_request_line(f, 2,
+                                  "PUT /v1/agent/force-leave/web%201 HTTP/1.1");
 
     run_cli(&r, "force-leave", ADDR_ARG(f, addr), "-prune", "n1", NULL);
     assert_int_equal(r.rc, 0);
     run_free(&r);
-    assert_request_line(f, 3, "PUT /v1/agent/force-leave/n1?prune=1 HTTP/1.1");
+    fake_http_assert_request_line(
+        f, 3, "PUT /v1/agent/force-leave/n1?prune=1 HTTP/1.1");
 
     run_cli(&r, "force-leave", ADDR_ARG(f, addr), "-prune", "-wan", "n1", NULL);
     assert_int_equal(r.rc, 0);
     run_free(&r);
-    assert_request_line(f, 4,
-                        "PUT /v1/agent/force-leave/n1?prune=1&wan=1 HTTP/1.1");
+    fake_http_assert_request_line(
+        f, 4, "PUT /v1/agent/force-leave/n1?prune=1&wan=1 HTTP/1.1");
 
     run_cli(&r, "force-leave", ADDR_ARG(f, addr), "ghost", NULL);
     assert_int_equal(r.rc, 1);
@@ -559,28 +428,28 @@ static void leave_and_force_leave(void **state)
     assert_int_equal(r.rc, 1);
     assert_non_null(strstr(r.err, "A single node name must be specified"));
     run_free(&r);
-    assert_int_equal(f->served, 6);
-    fake_stop(f);
+    assert_int_equal(fake_http_served(f), 6);
+    fake_http_stop(f);
 }
 
 static void keyring_actions(void **state)
 {
     (void)state;
-    struct fake *f = fake_start();
+    struct fake_http *f = fake_http_start(NULL);
     char addr[64];
     struct run r;
     const char *listing =
         "[{\"WAN\":false,\"Datacenter\":\"dc1\",\"Segment\":\"\","
         "\"Keys\":{\"" K0 "\":3,\"" K1 "\":3},\"PrimaryKeys\":{\"" K0
         "\":3},\"NumNodes\":3,\"Messages\":{}}]";
-    fake_add(f, 200, listing);
-    fake_add(f, 200, listing);
-    fake_add(f, 200, listing);
-    fake_add(f, 200, NULL);
-    fake_add(f, 200, NULL);
-    fake_add(f, 200, NULL);
-    fake_add(f, 500, "Removing the primary key is not allowed");
-    fake_go(f);
+    fake_http_add(f, 200, listing);
+    fake_http_add(f, 200, listing);
+    fake_http_add(f, 200, listing);
+    fake_http_add(f, 200, NULL);
+    fake_http_add(f, 200, NULL);
+    fake_http_add(f, 200, NULL);
+    fake_http_add(f, 500, "Removing the primary key is not allowed");
+    fake_http_go(f);
 
     run_cli(&r, "keyring", ADDR_ARG(f, addr), "-list", NULL);
     assert_int_equal(r.rc, 0);
@@ -593,7 +462,7 @@ static void keyring_actions(void **state)
                         "  " K1 " [3/3]\n");
     assert_string_equal(r.err, "");
     run_free(&r);
-    assert_request_line(f, 0, "GET /v1/operator/keyring HTTP/1.1");
+    fake_http_assert_request_line(f, 0, "GET /v1/operator/keyring HTTP/1.1");
 
     run_cli(&r, "keyring", ADDR_ARG(f, addr), "-list-primary",
             "-relay-factor=2", NULL);
@@ -604,36 +473,36 @@ static void keyring_actions(void **state)
                         "dc1 (LAN):\n"
                         "  " K0 " [3/3]\n");
     run_free(&r);
-    assert_request_line(f, 1,
-                        "GET /v1/operator/keyring?relay-factor=2 HTTP/1.1");
+    fake_http_assert_request_line(
+        f, 1, "GET /v1/operator/keyring?relay-factor=2 HTTP/1.1");
 
     run_cli(&r, "keyring", ADDR_ARG(f, addr), "-list", "-local-only", NULL);
     assert_int_equal(r.rc, 0);
     run_free(&r);
-    assert_request_line(f, 2,
-                        "GET /v1/operator/keyring?local-only=true HTTP/1.1");
+    fake_http_assert_request_line(
+        f, 2, "GET /v1/operator/keyring?local-only=true HTTP/1.1");
 
     run_cli(&r, "keyring", ADDR_ARG(f, addr), "-install=" K2, NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "==> Installing new gossip encryption key...\n");
     run_free(&r);
-    assert_request_line(f, 3, "POST /v1/operator/keyring HTTP/1.1");
-    assert_string_equal(request_body(f, 3), "{\"Key\":\"" K2 "\"}\n");
+    fake_http_assert_request_line(f, 3, "POST /v1/operator/keyring HTTP/1.1");
+    assert_string_equal(fake_http_body(f, 3), "{\"Key\":\"" K2 "\"}\n");
 
     run_cli(&r, "keyring", ADDR_ARG(f, addr), "-use", K2, NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out,
                         "==> Changing primary gossip encryption key...\n");
     run_free(&r);
-    assert_request_line(f, 4, "PUT /v1/operator/keyring HTTP/1.1");
-    assert_string_equal(request_body(f, 4), "{\"Key\":\"" K2 "\"}\n");
+    fake_http_assert_request_line(f, 4, "PUT /v1/operator/keyring HTTP/1.1");
+    assert_string_equal(fake_http_body(f, 4), "{\"Key\":\"" K2 "\"}\n");
 
     run_cli(&r, "keyring", ADDR_ARG(f, addr), "-remove=" K0, NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "==> Removing gossip encryption key...\n");
     run_free(&r);
-    assert_request_line(f, 5, "DELETE /v1/operator/keyring HTTP/1.1");
-    assert_string_equal(request_body(f, 5), "{\"Key\":\"" K0 "\"}\n");
+    fake_http_assert_request_line(f, 5, "DELETE /v1/operator/keyring HTTP/1.1");
+    assert_string_equal(fake_http_body(f, 5), "{\"Key\":\"" K0 "\"}\n");
 
     run_cli(&r, "keyring", ADDR_ARG(f, addr), "-remove=" K2, NULL);
     assert_int_equal(r.rc, 1);
@@ -685,14 +554,14 @@ static void keyring_actions(void **state)
     assert_int_equal(r.rc, 1);
     assert_non_null(strstr(r.err, "flag needs an argument: -install\n"));
     run_free(&r);
-    assert_int_equal(f->served, 7);
-    fake_stop(f);
+    assert_int_equal(fake_http_served(f), 7);
+    fake_http_stop(f);
 }
 
 static void keyring_rotate_installs_switches_removes_and_verifies(void **state)
 {
     (void)state;
-    struct fake *f = fake_start();
+    struct fake_http *f = fake_http_start(NULL);
     char addr[64], members[512];
     uint8_t raw[32];
     struct run r;
@@ -702,33 +571,39 @@ static void keyring_rotate_installs_switches_removes_and_verifies(void **state)
              "[{\"Name\":\"a\",\"Status\":1,\"Tags\":{\"kr\":\"%08" PRIx32
              "\"}},{\"Name\":\"gone\",\"Status\":3,\"Tags\":{}}]",
              gossip_key_id(raw));
-    /* 0 */ fake_add(f, 200,
-                     "[{\"Keys\":{\"" K0 "\":3,\"" K1
-                     "\":3},\"PrimaryKeys\":{\"" K0 "\":3},\"NumNodes\":3}]");
-    /* 1 */ fake_add(f, 200, NULL); /* POST */
-    /* 2 */ fake_add(f, 200,
-                     "[{\"Keys\":{\"" K0 "\":3,\"" K1 "\":3,\"" K2
-                     "\":1},\"PrimaryKeys\":{\"" K0 "\":3},\"NumNodes\":3}]");
-    /* 3 */ fake_add(f, 200,
-                     "[{\"Keys\":{\"" K0 "\":3,\"" K1 "\":3,\"" K2
-                     "\":3},\"PrimaryKeys\":{\"" K0 "\":3},\"NumNodes\":3}]");
-    /* 4 */ fake_add(f, 200, NULL); /* PUT */
-    /* 5 */ fake_add(f, 200,
-                     "[{\"Keys\":{\"" K0 "\":3,\"" K1 "\":3,\"" K2
-                     "\":3},\"PrimaryKeys\":{\"" K2 "\":3},\"NumNodes\":3}]");
-    /* 6 */ fake_add(f, 200,
-                     "[{\"Keys\":{\"" K0 "\":3,\"" K1 "\":3,\"" K2
-                     "\":3},\"PrimaryKeys\":{\"" K2 "\":3},\"NumNodes\":3}]");
-    /* 7 */ fake_add(f, 200, NULL); /* DELETE K0 */
-    /* 8 */ fake_add(f, 200, NULL); /* DELETE K1 */
-    /* 9 */ fake_add(f, 200,
-                     "[{\"Keys\":{\"" K1 "\":2,\"" K2
-                     "\":3},\"PrimaryKeys\":{\"" K2 "\":3},\"NumNodes\":3}]");
-    /* 10 */ fake_add(f, 200,
-                      "[{\"Keys\":{\"" K2 "\":3},\"PrimaryKeys\":{\"" K2
-                      "\":3},\"NumNodes\":3}]");
-    /* 11 */ fake_add(f, 200, members);
-    fake_go(f);
+    /* 0 */ fake_http_add(f, 200,
+                          "[{\"Keys\":{\"" K0 "\":3,\"" K1
+                          "\":3},\"PrimaryKeys\":{\"" K0
+                          "\":3},\"NumNodes\":3}]");
+    /* 1 */ fake_http_add(f, 200, NULL); /* POST */
+    /* 2 */ fake_http_add(f, 200,
+                          "[{\"Keys\":{\"" K0 "\":3,\"" K1 "\":3,\"" K2
+                          "\":1},\"PrimaryKeys\":{\"" K0
+                          "\":3},\"NumNodes\":3}]");
+    /* 3 */ fake_http_add(f, 200,
+                          "[{\"Keys\":{\"" K0 "\":3,\"" K1 "\":3,\"" K2
+                          "\":3},\"PrimaryKeys\":{\"" K0
+                          "\":3},\"NumNodes\":3}]");
+    /* 4 */ fake_http_add(f, 200, NULL); /* PUT */
+    /* 5 */ fake_http_add(f, 200,
+                          "[{\"Keys\":{\"" K0 "\":3,\"" K1 "\":3,\"" K2
+                          "\":3},\"PrimaryKeys\":{\"" K2
+                          "\":3},\"NumNodes\":3}]");
+    /* 6 */ fake_http_add(f, 200,
+                          "[{\"Keys\":{\"" K0 "\":3,\"" K1 "\":3,\"" K2
+                          "\":3},\"PrimaryKeys\":{\"" K2
+                          "\":3},\"NumNodes\":3}]");
+    /* 7 */ fake_http_add(f, 200, NULL); /* DELETE K0 */
+    /* 8 */ fake_http_add(f, 200, NULL); /* DELETE K1 */
+    /* 9 */ fake_http_add(f, 200,
+                          "[{\"Keys\":{\"" K1 "\":2,\"" K2
+                          "\":3},\"PrimaryKeys\":{\"" K2
+                          "\":3},\"NumNodes\":3}]");
+    /* 10 */ fake_http_add(f, 200,
+                           "[{\"Keys\":{\"" K2 "\":3},\"PrimaryKeys\":{\"" K2
+                           "\":3},\"NumNodes\":3}]");
+    /* 11 */ fake_http_add(f, 200, members);
+    fake_http_go(f);
 
     run_cli(&r, "keyring", ADDR_ARG(f, addr), "-rotate=" K2, NULL);
     assert_string_equal(r.err, "");
@@ -752,7 +627,7 @@ static void keyring_rotate_installs_switches_removes_and_verifies(void **state)
         "Key rotation complete: the new key is the only key and the primary "
         "key on every node.\n");
     run_free(&r);
-    assert_int_equal(f->served, 12);
+    assert_int_equal(fake_http_served(f), 12);
     const char *want[] = {
         "GET /v1/operator/keyring HTTP/1.1",
         "POST /v1/operator/keyring HTTP/1.1",
@@ -768,52 +643,52 @@ static void keyring_rotate_installs_switches_removes_and_verifies(void **state)
         "GET /v1/agent/members HTTP/1.1",
     };
     for (int i = 0; i < 12; i++)
-        assert_request_line(f, i, want[i]);
-    assert_string_equal(request_body(f, 1), "{\"Key\":\"" K2 "\"}\n");
-    assert_string_equal(request_body(f, 4), "{\"Key\":\"" K2 "\"}\n");
-    assert_string_equal(request_body(f, 7), "{\"Key\":\"" K0 "\"}\n");
-    assert_string_equal(request_body(f, 8), "{\"Key\":\"" K1 "\"}\n");
-    fake_stop(f);
+        fake_http_assert_request_line(f, i, want[i]);
+    assert_string_equal(fake_http_body(f, 1), "{\"Key\":\"" K2 "\"}\n");
+    assert_string_equal(fake_http_body(f, 4), "{\"Key\":\"" K2 "\"}\n");
+    assert_string_equal(fake_http_body(f, 7), "{\"Key\":\"" K0 "\"}\n");
+    assert_string_equal(fake_http_body(f, 8), "{\"Key\":\"" K1 "\"}\n");
+    fake_http_stop(f);
 }
 
 static void keyring_rotate_fails_on_timeout_and_errors(void **state)
 {
     (void)state;
-    struct fake *f = fake_start();
+    struct fake_http *f = fake_http_start(NULL);
     char addr[64];
     struct run r;
     const char *before = "[{\"Keys\":{\"" K0 "\":3},\"PrimaryKeys\":{\"" K0
                          "\":3},\"NumNodes\":3}]";
     /* a node never gets the key: bounded wait, exit 1, no switch */
-    fake_add(f, 200, before);
-    fake_add(f, 200, NULL);
-    fake_add(f, 200,
-             "[{\"Keys\":{\"" K0 "\":3,\"" K2 "\":2},\"PrimaryKeys\":{\"" K0
-             "\":3},\"NumNodes\":3}]");
+    fake_http_add(f, 200, before);
+    fake_http_add(f, 200, NULL);
+    fake_http_add(f, 200,
+                  "[{\"Keys\":{\"" K0 "\":3,\"" K2
+                  "\":2},\"PrimaryKeys\":{\"" K0 "\":3},\"NumNodes\":3}]");
     /* the agent refuses the install */
-    fake_add(f, 200, before);
-    fake_add(f, 500, "Gossip encryption is not enabled on this agent");
+    fake_http_add(f, 200, before);
+    fake_http_add(f, 500, "Gossip encryption is not enabled on this agent");
     /* a member still advertises the old key after removal */
-    fake_add(f, 200, before);
-    fake_add(f, 200, NULL);
-    fake_add(f, 200,
-             "[{\"Keys\":{\"" K0 "\":3,\"" K2 "\":3},\"PrimaryKeys\":{\"" K0
-             "\":3},\"NumNodes\":3}]");
-    fake_add(f, 200, NULL);
-    fake_add(f, 200,
-             "[{\"Keys\":{\"" K0 "\":3,\"" K2 "\":3},\"PrimaryKeys\":{\"" K2
-             "\":3},\"NumNodes\":3}]");
-    fake_add(f, 200,
-             "[{\"Keys\":{\"" K0 "\":3,\"" K2 "\":3},\"PrimaryKeys\":{\"" K2
-             "\":3},\"NumNodes\":3}]");
-    fake_add(f, 200, NULL);
-    fake_add(f, 200,
-             "[{\"Keys\":{\"" K2 "\":3},\"PrimaryKeys\":{\"" K2
-             "\":3},\"NumNodes\":3}]");
-    fake_add(f, 200,
-             "[{\"Name\":\"slow\",\"Status\":1,\"Tags\":"
-             "{\"kr\":\"00000001\"}}]");
-    fake_go(f);
+    fake_http_add(f, 200, before);
+    fake_http_add(f, 200, NULL);
+    fake_http_add(f, 200,
+                  "[{\"Keys\":{\"" K0 "\":3,\"" K2
+                  "\":3},\"PrimaryKeys\":{\"" K0 "\":3},\"NumNodes\":3}]");
+    fake_http_add(f, 200, NULL);
+    fake_http_add(f, 200,
+                  "[{\"Keys\":{\"" K0 "\":3,\"" K2
+                  "\":3},\"PrimaryKeys\":{\"" K2 "\":3},\"NumNodes\":3}]");
+    fake_http_add(f, 200,
+                  "[{\"Keys\":{\"" K0 "\":3,\"" K2
+                  "\":3},\"PrimaryKeys\":{\"" K2 "\":3},\"NumNodes\":3}]");
+    fake_http_add(f, 200, NULL);
+    fake_http_add(f, 200,
+                  "[{\"Keys\":{\"" K2 "\":3},\"PrimaryKeys\":{\"" K2
+                  "\":3},\"NumNodes\":3}]");
+    fake_http_add(f, 200,
+                  "[{\"Name\":\"slow\",\"Status\":1,\"Tags\":"
+                  "{\"kr\":\"00000001\"}}]");
+    fake_http_go(f);
 
     run_cli(&r, "keyring", ADDR_ARG(f, addr), "-rotate=" K2,
             "-rotate-timeout=1ms", NULL);
@@ -824,7 +699,7 @@ static void keyring_rotate_fails_on_timeout_and_errors(void **state)
     assert_non_null(strstr(r.out, "    new key installed on 2/3 nodes\n"));
     assert_null(strstr(r.out, "Changing primary"));
     run_free(&r);
-    assert_int_equal(f->served, 3);
+    assert_int_equal(fake_http_served(f), 3);
 
     run_cli(&r, "keyring", ADDR_ARG(f, addr), "-rotate=" K2, NULL);
     assert_int_equal(r.rc, 1);
@@ -832,7 +707,7 @@ static void keyring_rotate_fails_on_timeout_and_errors(void **state)
                         "error: Unexpected response code: 500 (Gossip "
                         "encryption is not enabled on this agent)\n");
     run_free(&r);
-    assert_int_equal(f->served, 5);
+    assert_int_equal(fake_http_served(f), 5);
 
     run_cli(&r, "keyring", ADDR_ARG(f, addr), "-rotate=" K2,
             "-rotate-timeout=1ms", NULL);
@@ -841,8 +716,8 @@ static void keyring_rotate_fails_on_timeout_and_errors(void **state)
                         "error: timed out after 1ms: 1 member(s) still "
                         "hold other keys: slow\n");
     run_free(&r);
-    assert_int_equal(f->served, 14);
-    fake_stop(f);
+    assert_int_equal(fake_http_served(f), 14);
+    fake_http_stop(f);
 
     /* no agent */
     run_cli(&r, "keyring", "-http-addr=127.0.0.1:1", "-rotate=" K2, NULL);

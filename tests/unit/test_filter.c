@@ -773,10 +773,12 @@ static void filter_array_keeps_order_and_input(void **state)
           "{\"Service\":\"api\",\"Port\":80},"
           "{\"Service\":\"web\",\"Port\":81,"
           "\"Checks\":[{\"Status\":\"x\"}]},"
-          "\"not an object\",null]");
+          "null]");
     char *before = dump(arr);
     struct filter *f = parse_ok("Service == web or Port == 80");
-    json_object *out = filter_array(f, arr);
+    json_object *out = NULL;
+    char err[256] = "";
+    assert_int_equal(filter_array(f, arr, &out, err, sizeof(err)), 0);
     assert_non_null(out);
     char *got = dump(out);
     assert_string_equal(got,
@@ -797,26 +799,18 @@ static void filter_array_keeps_order_and_input(void **state)
     assert_string_equal(before, after);
     filter_free(f);
 
-    /* an element whose evaluation fails is dropped */
-    f = parse_ok("Checks.Status == x or Service == db");
-    out = filter_array(f, arr);
-    free(got);
-    got = dump(out);
-    assert_string_equal(got,
-                        "[{\"Service\":\"db\",\"Port\":5432,"
-                        "\"Tags\":[]}]");
-    json_object_put(out);
-    filter_free(f);
-
     /* nothing matches: an empty array */
     f = parse_ok("Service == none");
-    out = filter_array(f, arr);
+    assert_int_equal(filter_array(f, arr, &out, err, sizeof(err)), 0);
     assert_int_equal(json_object_array_length(out), 0);
     json_object_put(out);
     /* not an array */
-    assert_null(filter_array(f, NULL));
+    assert_int_equal(filter_array(f, NULL, &out, err, sizeof(err)), -EINVAL);
+    assert_null(out);
+    assert_string_equal(err, "only arrays can be filtered, not null");
     json_object *obj = J("{}");
-    assert_null(filter_array(f, obj));
+    assert_int_equal(filter_array(f, obj, &out, NULL, 0), -EINVAL);
+    assert_null(out);
     json_object_put(obj);
     filter_free(f);
 
@@ -843,7 +837,9 @@ static void filter_object_values_keeps_keys_in_order(void **state)
           "\"nil\":null}");
     char *before = dump(svcs);
     struct filter *f = parse_ok("Meta.env == prod or Tags contains v2");
-    json_object *out = filter_object_values(f, svcs);
+    json_object *out = NULL;
+    char err[256] = "";
+    assert_int_equal(filter_object_values(f, svcs, &out, err, sizeof(err)), 0);
     assert_non_null(out);
     char *got = dump(out);
     assert_string_equal(
@@ -861,14 +857,19 @@ static void filter_object_values_keeps_keys_in_order(void **state)
 
     /* a filter that matches null values keeps them */
     f = parse_ok("Service is empty");
-    out = filter_object_values(f, svcs);
+    assert_int_equal(filter_object_values(f, svcs, &out, err, sizeof(err)), 0);
     free(got);
     got = dump(out);
     assert_string_equal(got, "{\"nil\":null}");
     json_object_put(out);
-    assert_null(filter_object_values(f, NULL));
+    assert_int_equal(filter_object_values(f, NULL, &out, err, sizeof(err)),
+                     -EINVAL);
+    assert_null(out);
     json_object *arr = J("[]");
-    assert_null(filter_object_values(f, arr));
+    assert_int_equal(filter_object_values(f, arr, &out, err, sizeof(err)),
+                     -EINVAL);
+    assert_null(out);
+    assert_string_equal(err, "only objects can be filtered, not an array");
     json_object_put(arr);
     filter_free(f);
 
@@ -878,6 +879,72 @@ static void filter_object_values_keeps_keys_in_order(void **state)
     free(after);
     free(got);
     json_object_put(svcs);
+}
+
+/* filter_array / filter_object_values over `doc`: -EINVAL, no result, and
+ * a message containing `want`. */
+static void filter_fails(const char *expr, const char *doc, const char *want)
+{
+    struct filter *f = parse_ok(expr);
+    json_object *in = J(doc);
+    json_object *out = J("[]"); /* overwritten with NULL */
+    json_object *was = out;
+    char err[512] = "";
+    int r = json_object_is_type(in, json_type_array)
+                ? filter_array(f, in, &out, err, sizeof(err))
+                : filter_object_values(f, in, &out, err, sizeof(err));
+    if (r != -EINVAL)
+        fail_msg("%s on %s: expected -EINVAL, got %d", expr, doc, r);
+    assert_null(out);
+    if (strstr(err, want) == NULL)
+        fail_msg("%s: message \"%s\" lacks \"%s\"", expr, err, want);
+    json_object_put(was);
+    json_object_put(in);
+    filter_free(f);
+}
+
+static void evaluation_errors_fail_the_whole_filter(void **state)
+{
+    (void)state;
+    /* Consul (bexpr's Filter.Execute) stops at the first element that
+     * cannot be evaluated and answers the request with that error: no
+     * element is dropped because of one. */
+    const char *arr =
+        "[{\"Service\":\"web\",\"Port\":80},"
+        "{\"Service\":\"db\",\"Port\":5432,"
+        "\"Checks\":[{\"Status\":\"x\"}]},"
+        "{\"Service\":\"api\",\"Port\":81}]";
+    /* a selector through an array, in the second element only */
+    filter_fails("Checks.Status == x or Service == db", arr,
+                 "selector Checks.Status: the value before \"Status\" is "
+                 "an array");
+    /* short-circuit: the first operand decides before the bad one */
+    struct filter *f = parse_ok("Service == db or Checks.Status == x");
+    json_object *in = J("[{\"Service\":\"db\",\"Checks\":[]}]");
+    json_object *out = NULL;
+    assert_int_equal(filter_array(f, in, &out, NULL, 0), 0);
+    assert_int_equal(json_object_array_length(out), 1);
+    json_object_put(out);
+    json_object_put(in);
+    filter_free(f);
+    /* type mismatches the parser cannot see */
+    filter_fails("Port == abc", arr, "cannot compare a number with \"abc\"");
+    filter_fails("Port contains 8", arr,
+                 "cannot perform in/contains on a "
+                 "number");
+    filter_fails("Port matches \"8\"", arr, "cannot match a number");
+    filter_fails("Port is empty", arr, "cannot test a number for emptiness");
+    /* an element that is not an object */
+    filter_fails("Service == web", "[{\"Service\":\"web\"},\"str\"]",
+                 "is a string, which has no fields");
+    /* an index out of range */
+    filter_fails("Checks.1.Status == x", arr, "index 1 is out of range");
+    /* the same for map responses (/v1/agent/services) */
+    filter_fails("Meta.env == prod or Tags.first == v2",
+                 "{\"redis\":{\"Meta\":{\"env\":\"prod\"},\"Tags\":[]},"
+                 "\"web\":{\"Meta\":{},\"Tags\":[\"v2\"]}}",
+                 "selector Tags.first: the value before \"first\" is an "
+                 "array");
 }
 
 static void one_filter_evaluates_many_elements(void **state)
@@ -930,6 +997,7 @@ int main(void)
         cmocka_unit_test(nesting_and_length_are_bounded),
         cmocka_unit_test(filter_array_keeps_order_and_input),
         cmocka_unit_test(filter_object_values_keeps_keys_in_order),
+        cmocka_unit_test(evaluation_errors_fail_the_whole_filter),
         cmocka_unit_test(one_filter_evaluates_many_elements),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
