@@ -217,6 +217,8 @@ static const struct cfg_directive cfg_directives[] = {
     /* cairn extension: eager push (gossip.h eager_gap_ms); false gives
      * memberlist's tick-only dissemination. */
     D_BOOL("gossip_lan.eager_push", NULL, gossip_eager_push, "true", 0, NULL),
+    /* cairn extension: the watch ring (gossip.h watch_ring). */
+    D_BOOL("gossip_lan.watch_ring", NULL, gossip_watch_ring, "true", 0, NULL),
     D_CONSUL("gossip_wan"),
     D_BOOL("encrypt_verify_incoming", NULL, encrypt_verify_incoming, "true",
            0, NULL),

@@ -79,6 +79,7 @@ struct cfg
     int gossip_suspicion_mult;
     int gossip_retransmit_mult;
     bool gossip_eager_push; /* cairn: new broadcasts skip the tick wait */
+    bool gossip_watch_ring; /* cairn: watch the ring successor's process */
 
     /* behaviour */
     enum log_level log_level; /* info (debug in dev) */

@@ -911,6 +911,7 @@ int member_start(struct agent *a, struct member **out, char *err,
         gp->retransmit_mult = (uint32_t)c->gossip_retransmit_mult;
     if (!c->gossip_eager_push)
         gp->eager_gap_ms = 0;
+    gp->watch_ring = c->gossip_watch_ring;
     if (gossip_params_validate(gp) != 0) {
         snprintf(err, errlen, "gossip_lan: inconsistent values (e.g. "
                               "probe_timeout must be below probe_interval)");

@@ -365,12 +365,15 @@ static void gossip_eager_push(void **state)
     char err[256];
     assert_int_equal(LOAD(&c, err, "-dev"), 0);
     assert_true(c.gossip_eager_push);
+    assert_true(c.gossip_watch_ring);
     cfg_free(&c);
     const char *f = write_file(fx, "g.yaml",
                                "gossip_lan:\n  eager_push: false\n"
+                               "  watch_ring: false\n"
                                "  gossip_nodes: 4\n");
     assert_int_equal(LOAD(&c, err, "-dev", "-config-file", (char *)f), 0);
     assert_false(c.gossip_eager_push);
+    assert_false(c.gossip_watch_ring);
     assert_int_equal(c.gossip_nodes, 4);
     cfg_free(&c);
     f = write_file(fx, "h.yaml", "gossip_lan:\n  eager_push: sometimes\n");
