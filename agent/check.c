@@ -37,6 +37,7 @@
 #include <uv.h>
 
 #include "check_internal.h"
+#include "dlcurl.h"
 #include "duration.h"
 #include "log.h"
 
@@ -995,8 +996,10 @@ static void check_free(struct check *c)
     free(c->http);
     free(c->method);
     free(c->body);
-    curl_slist_free_all(c->hdrs);
+    if (c->hdrs) /* only made once libcurl is loaded */
+        dlcurl->slist_free_all(c->hdrs);
     free(c->hdr_error);
+    free(c->curl_error);
     free(c->tcp);
     if (c->argv) {
         for (char **a = c->argv; *a; a++)
@@ -1166,10 +1169,6 @@ struct check_env *check_env_new(uv_loop_t *loop)
         uv_hrtime() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)env;
     if (!env->rng)
         env->rng = 0x9E3779B97F4A7C15ULL;
-    if (check__env_curl_init(env)) {
-        free(env);
-        return NULL;
-    }
     return env;
 }
 
@@ -1196,5 +1195,5 @@ void check_env_free(struct check_env *env)
                   env->n_checks);
         return;
     }
-    check__env_curl_free(env);
+    check__env_free(env);
 }

@@ -180,8 +180,10 @@ int check_def_validate(const struct check_def *def, char *err, size_t errlen);
  * glue, the interval floor, the stagger and a PRNG. */
 struct check_env;
 
-/* New environment on `loop` (borrowed, must outlive the env). Calls
- * curl_global_init. NULL on out-of-memory or if curl cannot start. */
+/* New environment on `loop` (borrowed, must outlive the env). NULL on
+ * out-of-memory. libcurl is loaded (dlcurl.h) only when the first HTTP
+ * check starts; if that fails the HTTP check still starts, critical on
+ * every probe with the cause as output. */
 struct check_env *check_env_new(uv_loop_t *loop);
 
 /* Free the env. Every check started on it must have been stopped (else it

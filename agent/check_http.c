@@ -10,6 +10,11 @@
  * threaded resolver, so nothing blocks the loop. We never call into curl
  * from inside its callbacks: those only touch libuv handles.
  *
+ * libcurl is loaded (dlcurl.h) when the env gets its first HTTP check, so
+ * an agent without HTTP checks never maps it. If it cannot be loaded the
+ * check still registers, and every probe turns it critical with the
+ * cause as output.
+ *
  * Requests copy what Consul's CheckHTTP does (agent/checks/check.go): no
  * connection reuse (DisableKeepAlives), User-Agent "Consul Health Check"
  * and Accept "text/plain, text/..." unless given, the Host header sets
@@ -33,6 +38,7 @@
 #include <uv.h>
 
 #include "check_internal.h"
+#include "dlcurl.h"
 #include "log.h"
 
 #define CHECK_LOG "check"
@@ -93,7 +99,7 @@ static void sock_on_poll(uv_poll_t *h, int status, int events)
         if (events & UV_WRITABLE)
             flags |= CURL_CSELECT_OUT;
     }
-    curl_multi_socket_action(env->multi, k->fd, flags, &running);
+    dlcurl->multi_socket_action(env->multi, k->fd, flags, &running);
     env_drain(env);
 }
 
@@ -132,7 +138,7 @@ static int env_on_socket(CURL *easy,
         if (env->socks)
             env->socks->prev = k;
         env->socks = k;
-        curl_multi_assign(env->multi, s, k);
+        dlcurl->multi_assign(env->multi, s, k);
     }
     int events = 0;
     if (what & CURL_POLL_IN)
@@ -147,7 +153,7 @@ static void env_on_timer(uv_timer_t *t)
 {
     struct check_env *env = t->data;
     int running;
-    curl_multi_socket_action(env->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    dlcurl->multi_socket_action(env->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     env_drain(env);
 }
 
@@ -167,19 +173,26 @@ static int env_on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
     return 0;
 }
 
-int check__env_curl_init(struct check_env *env)
+/* Load libcurl and make the multi handle, on the env's first HTTP check.
+ * Returns 0 (also when already done), or a negative code with the cause
+ * in err. */
+static int env_curl_start(struct check_env *env, char *err, size_t errlen)
 {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        return -ENOMEM;
-    env->multi = curl_multi_init();
+    if (env->multi)
+        return 0;
+    int rc = dlcurl_acquire(err, errlen);
+    if (rc < 0)
+        return rc;
+    env->multi = dlcurl->multi_init();
     if (!env->multi) {
-        curl_global_cleanup();
+        dlcurl_release();
+        snprintf(err, errlen, "curl_multi_init failed");
         return -ENOMEM;
     }
-    curl_multi_setopt(env->multi, CURLMOPT_SOCKETFUNCTION, env_on_socket);
-    curl_multi_setopt(env->multi, CURLMOPT_SOCKETDATA, env);
-    curl_multi_setopt(env->multi, CURLMOPT_TIMERFUNCTION, env_on_curl_timer);
-    curl_multi_setopt(env->multi, CURLMOPT_TIMERDATA, env);
+    dlcurl->multi_setopt(env->multi, CURLMOPT_SOCKETFUNCTION, env_on_socket);
+    dlcurl->multi_setopt(env->multi, CURLMOPT_SOCKETDATA, env);
+    dlcurl->multi_setopt(env->multi, CURLMOPT_TIMERFUNCTION, env_on_curl_timer);
+    dlcurl->multi_setopt(env->multi, CURLMOPT_TIMERDATA, env);
     uv_timer_init(env->loop, &env->curl_timer);
     env->curl_timer.data = env;
     return 0;
@@ -190,16 +203,20 @@ static void env_on_close(uv_handle_t *h)
     free(h->data);
 }
 
-void check__env_curl_free(struct check_env *env)
+void check__env_free(struct check_env *env)
 {
+    if (!env->multi) {
+        free(env); /* no HTTP check ever ran: no handles */
+        return;
+    }
     /* No transfers are left (every check is stopped); cleanup may still
      * report REMOVE for sockets it closes, which closes their polls. */
-    curl_multi_cleanup(env->multi);
+    dlcurl->multi_cleanup(env->multi);
     env->multi = NULL;
     while (env->socks)
         sock_close(env->socks);
     uv_close((uv_handle_t *)&env->curl_timer, env_on_close);
-    curl_global_cleanup();
+    dlcurl_release();
 }
 
 /* ---- Go-compatible texts --------------------------------------------- */
@@ -374,11 +391,11 @@ static bool http_host_is_loopback(const char *url)
 {
     bool loop = false;
     char *host = NULL;
-    CURLU *u = curl_url();
+    CURLU *u = dlcurl->url();
     if (!u)
         return false;
-    if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+    if (dlcurl->url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        dlcurl->url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
         unsigned char bin[16];
         char buf[64];
         size_t n = strlen(host);
@@ -396,9 +413,9 @@ static bool http_host_is_loopback(const char *url)
             loop =
                 inet_pton(AF_INET6, buf, bin) == 1 && memcmp(bin, one, 16) == 0;
         }
-        curl_free(host);
+        dlcurl->free(host);
     }
-    curl_url_cleanup(u);
+    dlcurl->url_cleanup(u);
     return loop;
 }
 
@@ -406,7 +423,7 @@ static int http_append(struct curl_slist **l, const char *line)
 {
     if (!line)
         return -ENOMEM;
-    struct curl_slist *n = curl_slist_append(*l, line);
+    struct curl_slist *n = dlcurl->slist_append(*l, line);
     if (!n)
         return -ENOMEM;
     *l = n;
@@ -417,7 +434,16 @@ int check__http_prepare(struct check *c, const struct check_def *def)
 {
     struct curl_slist *l = NULL;
     bool has_ua = false, has_accept = false, has_ctype = false;
-    int rc = 0;
+    char why[256];
+    int rc = env_curl_start(c->env, why, sizeof why);
+
+    if (rc < 0) {
+        /* Not the definition's fault: register the check and let every
+         * probe report the cause, as for a bad header. */
+        log_error(CHECK_LOG, "check %s: %s", c->id, why);
+        c->curl_error = check__printf("HTTP check cannot run: %s", why);
+        return c->curl_error ? 0 : -ENOMEM;
+    }
 
     for (size_t i = 0; i < def->n_headers && rc == 0; i++) {
         const char *name = def->headers[i].name;
@@ -458,7 +484,7 @@ int check__http_prepare(struct check *c, const struct check_def *def)
     if (rc == 0 && c->body && !has_ctype)
         rc = http_append(&l, "Content-Type:");
     if (rc) {
-        curl_slist_free_all(l);
+        dlcurl->slist_free_all(l);
         return rc;
     }
     c->hdrs = l;
@@ -536,7 +562,7 @@ static curl_socket_t http_on_open_socket(void *ud,
 
 static void http_probe_free(struct http_probe *p)
 {
-    curl_easy_cleanup(p->easy);
+    dlcurl->easy_cleanup(p->easy);
     check__ring_free(&p->body);
     free(p);
 }
@@ -551,6 +577,11 @@ static void http_fail_now(struct check *c, const char *detail)
 
 void check__http_begin(struct check *c)
 {
+    if (c->curl_error) {
+        check__probe_done(c);
+        check__result(c, CHECK_CRITICAL, c->curl_error);
+        return;
+    }
     if (c->hdr_error) {
         http_fail_now(c, c->hdr_error);
         return;
@@ -562,7 +593,7 @@ void check__http_begin(struct check *c)
         return;
     }
     p->c = c;
-    p->easy = curl_easy_init();
+    p->easy = dlcurl->easy_init();
     if (!p->easy) {
         check__ring_free(&p->body);
         free(p);
@@ -570,57 +601,58 @@ void check__http_begin(struct check *c)
         return;
     }
     CURL *e = p->easy;
-    curl_easy_setopt(e, CURLOPT_URL, c->http);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, p);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, p->errbuf);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, http_on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, p);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, http_on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, p);
-    curl_easy_setopt(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, http_on_open_socket);
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, p);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->hdrs);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
+    dlcurl->easy_setopt(e, CURLOPT_URL, c->http);
+    dlcurl->easy_setopt(e, CURLOPT_PRIVATE, p);
+    dlcurl->easy_setopt(e, CURLOPT_ERRORBUFFER, p->errbuf);
+    dlcurl->easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    dlcurl->easy_setopt(e, CURLOPT_WRITEFUNCTION, http_on_body);
+    dlcurl->easy_setopt(e, CURLOPT_WRITEDATA, p);
+    dlcurl->easy_setopt(e, CURLOPT_HEADERFUNCTION, http_on_header);
+    dlcurl->easy_setopt(e, CURLOPT_HEADERDATA, p);
+    dlcurl->easy_setopt(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+    dlcurl->easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, http_on_open_socket);
+    dlcurl->easy_setopt(e, CURLOPT_OPENSOCKETDATA, p);
+    dlcurl->easy_setopt(e, CURLOPT_HTTPHEADER, c->hdrs);
+    dlcurl->easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
     /* Only http(s), also after a redirect: a check must not read files. */
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, c->disable_redirects ? 0L : 1L);
-    curl_easy_setopt(e, CURLOPT_MAXREDIRS, CHECK_HTTP_MAX_REDIRECTS);
+    dlcurl->easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    dlcurl->easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    dlcurl->easy_setopt(e, CURLOPT_FOLLOWLOCATION,
+                        c->disable_redirects ? 0L : 1L);
+    dlcurl->easy_setopt(e, CURLOPT_MAXREDIRS, CHECK_HTTP_MAX_REDIRECTS);
     /* Consul disables keep-alives so a stale pooled connection cannot fail
      * a check. */
-    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
-    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+    dlcurl->easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+    dlcurl->easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
     if (c->tls_skip_verify) {
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+        dlcurl->easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        dlcurl->easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
     }
     if (c->no_proxy)
-        curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+        dlcurl->easy_setopt(e, CURLOPT_NOPROXY, "*");
 
     const char *m = c->method;
     if (c->body) {
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
-                         (curl_off_t)strlen(c->body));
+        dlcurl->easy_setopt(e, CURLOPT_POSTFIELDS, c->body);
+        dlcurl->easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                            (curl_off_t)strlen(c->body));
         if (strcmp(m, "POST") != 0)
-            curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
+            dlcurl->easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
     } else if (strcmp(m, "GET") == 0) {
-        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+        dlcurl->easy_setopt(e, CURLOPT_HTTPGET, 1L);
     } else if (strcmp(m, "HEAD") == 0) {
-        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+        dlcurl->easy_setopt(e, CURLOPT_NOBODY, 1L);
     } else if (strcmp(m, "POST") == 0) {
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+        dlcurl->easy_setopt(e, CURLOPT_POSTFIELDS, "");
+        dlcurl->easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
     } else {
-        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
+        dlcurl->easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
     }
 
-    CURLMcode mc = curl_multi_add_handle(c->env->multi, e);
+    CURLMcode mc = dlcurl->multi_add_handle(c->env->multi, e);
     if (mc != CURLM_OK) {
         http_probe_free(p);
-        http_fail_now(c, curl_multi_strerror(mc));
+        http_fail_now(c, dlcurl->multi_strerror(mc));
         return;
     }
     c->probe = p;
@@ -629,7 +661,7 @@ void check__http_begin(struct check *c)
 void check__http_abort(struct check *c)
 {
     struct http_probe *p = c->probe;
-    curl_multi_remove_handle(c->env->multi, p->easy);
+    dlcurl->multi_remove_handle(c->env->multi, p->easy);
     http_probe_free(p);
     c->probe = NULL;
 }
@@ -640,7 +672,7 @@ static char *http_error_detail(struct http_probe *p, CURLcode rc)
     switch (rc) {
     case CURLE_COULDNT_CONNECT: {
         long err = 0;
-        curl_easy_getinfo(p->easy, CURLINFO_OS_ERRNO, &err);
+        dlcurl->easy_getinfo(p->easy, CURLINFO_OS_ERRNO, &err);
         if (err > 0 && err < 4096 && p->addr[0]) {
             char msg[128];
             uv_strerror_r(-(int)err, msg, sizeof msg);
@@ -660,27 +692,27 @@ static char *http_error_detail(struct http_probe *p, CURLcode rc)
     default:
         break;
     }
-    return strdup(p->errbuf[0] ? p->errbuf : curl_easy_strerror(rc));
+    return strdup(p->errbuf[0] ? p->errbuf : dlcurl->easy_strerror(rc));
 }
 
 static void http_done(struct check_env *env, CURL *easy, CURLcode rc)
 {
     char *priv = NULL;
-    curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
+    dlcurl->easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
     struct http_probe *p = (struct http_probe *)priv;
     struct check *c = p->c;
     enum check_status st = CHECK_CRITICAL;
     char *out;
 
-    curl_multi_remove_handle(env->multi, easy);
+    dlcurl->multi_remove_handle(env->multi, easy);
     long code = 0;
-    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
+    dlcurl->easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
     /* Go decides on the status code once headers are in; an error while
      * reading the body is only logged. */
     if (code > 0 && p->status[0] && (rc == CURLE_OK || p->body_started)) {
         if (rc != CURLE_OK)
             log_debug(CHECK_LOG, "check %s: error reading body: %s", c->id,
-                      p->errbuf[0] ? p->errbuf : curl_easy_strerror(rc));
+                      p->errbuf[0] ? p->errbuf : dlcurl->easy_strerror(rc));
         char *body = check__ring_string(&p->body);
         out = check__printf("HTTP %s %s: %s Output: %s", c->method, c->http,
                             p->status, body ? body : "");
@@ -706,7 +738,7 @@ static void env_drain(struct check_env *env)
 {
     CURLMsg *m;
     int left;
-    while (env->multi && (m = curl_multi_info_read(env->multi, &left))) {
+    while (env->multi && (m = dlcurl->multi_info_read(env->multi, &left))) {
         if (m->msg != CURLMSG_DONE)
             continue;
         /* m is invalid once the handle is removed: copy first. */

@@ -19,8 +19,8 @@ struct check__sock; /* one uv_poll_t per curl socket, check_http.c */
 struct check_env
 {
     uv_loop_t *loop;
-    CURLM *multi;
-    uv_timer_t curl_timer;     /* curl's CURLMOPT_TIMERFUNCTION */
+    CURLM *multi;              /* NULL until the first HTTP check */
+    uv_timer_t curl_timer;     /* curl's CURLMOPT_TIMERFUNCTION, with multi */
     struct check__sock *socks; /* open poll handles, for check_env_free */
     uint64_t min_interval_ms;
     uint64_t max_stagger_ms;
@@ -53,7 +53,8 @@ struct check
     char *method;
     char *body;
     struct curl_slist *hdrs;
-    char *hdr_error; /* bad header: every probe fails with this */
+    char *hdr_error;  /* bad header: every probe fails with this */
+    char *curl_error; /* libcurl not loadable: every probe's output */
     bool tls_skip_verify;
     bool disable_redirects;
     bool no_proxy; /* loopback host: never via a proxy (as Go) */
@@ -105,7 +106,8 @@ void check__http_abort(struct check *c);
 /* Build c->hdrs / c->hdr_error from the definition. -ENOMEM or 0. */
 int check__http_prepare(struct check *c, const struct check_def *def);
 
-int check__env_curl_init(struct check_env *env);
-void check__env_curl_free(struct check_env *env);
+/* Free the env (check_env_free once no check runs): closes the curl
+ * glue if an HTTP check ever loaded it, else frees at once. */
+void check__env_free(struct check_env *env);
 
 #endif

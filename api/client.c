@@ -1,6 +1,7 @@
 /*
  * client — one libcurl easy handle per client, reset and reused for each
- * request so that `kv import` keeps one connection open.
+ * request so that `kv import` keeps one connection open. libcurl is loaded
+ * by client_new (dlcurl.h): the agent binary does not link it.
  *
  * Error texts imitate what Consul's Go client prints, since scripts and
  * people grep for them ("connection refused", "Unexpected response code").
@@ -19,6 +20,8 @@
 #include <curl/curl.h>
 #include <sodium.h>
 
+#include "dlcurl.h"
+
 struct client
 {
     CURL *curl;
@@ -30,8 +33,6 @@ struct client
     char *dc;       /* NULL when none */
     bool stale;
 };
-
-static int client_curl_users;
 
 static void client_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -238,15 +239,13 @@ int client_new(const struct client_opts *opts,
         c->dc = client_escape(opts->datacenter, false);
     c->stale = opts->stale;
 
-    if (client_curl_users++ == 0 &&
-        curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        client_curl_users--;
-        client_err(err, errlen, "cannot initialise libcurl");
-        rc = -ENOMEM;
+    rc = dlcurl_acquire(err, errlen);
+    if (rc < 0)
         goto err_after_alloc;
-    }
-    c->curl = curl_easy_init();
+    c->curl = dlcurl->easy_init();
     if (c->curl == NULL) {
+        dlcurl_release();
+        client_err(err, errlen, "curl_easy_init failed");
         rc = -ENOMEM;
         goto err_after_alloc;
     }
@@ -263,9 +262,8 @@ void client_delete(struct client *c)
     if (c == NULL)
         return;
     if (c->curl) {
-        curl_easy_cleanup(c->curl);
-        if (--client_curl_users == 0)
-            curl_global_cleanup();
+        dlcurl->easy_cleanup(c->curl);
+        dlcurl_release();
     }
     client_wipe_free(c->token);
     client_wipe_free(c->userpwd);
@@ -430,48 +428,49 @@ int client_do(struct client *c,
                  c->dc ? c->dc : "", st) < 0)
         return -ENOMEM;
 
-    curl_easy_reset(c->curl);
-    curl_easy_setopt(c->curl, CURLOPT_URL, url);
-    curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, ebuf);
-    curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http");
-    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, client_on_body);
-    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &rx);
-    curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, client_on_header);
-    curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, &rx);
+    dlcurl->easy_reset(c->curl);
+    dlcurl->easy_setopt(c->curl, CURLOPT_URL, url);
+    dlcurl->easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+    dlcurl->easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, 10L);
+    dlcurl->easy_setopt(c->curl, CURLOPT_ERRORBUFFER, ebuf);
+    dlcurl->easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http");
+    dlcurl->easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, client_on_body);
+    dlcurl->easy_setopt(c->curl, CURLOPT_WRITEDATA, &rx);
+    dlcurl->easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, client_on_header);
+    dlcurl->easy_setopt(c->curl, CURLOPT_HEADERDATA, &rx);
     /* Like Go's ProxyFromEnvironment, never proxy the loopback agent. */
     if (!client_env("NO_PROXY") && !client_env("no_proxy"))
-        curl_easy_setopt(c->curl, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
+        dlcurl->easy_setopt(c->curl, CURLOPT_NOPROXY,
+                            "localhost,127.0.0.1,::1");
     if (is_get) {
-        curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
+        dlcurl->easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
     } else {
-        curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
+        dlcurl->easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
         if (body || strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0) {
-            curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE,
-                             (curl_off_t)blen);
-            curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS,
-                             body ? body : (const void *)"");
-            hdrs = curl_slist_append(hdrs,
-                                     "Content-Type: application/octet-stream");
+            dlcurl->easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                                (curl_off_t)blen);
+            dlcurl->easy_setopt(c->curl, CURLOPT_POSTFIELDS,
+                                body ? body : (const void *)"");
+            hdrs = dlcurl->slist_append(
+                hdrs, "Content-Type: application/octet-stream");
         }
     }
-    hdrs = curl_slist_append(hdrs, "Expect:");
+    hdrs = dlcurl->slist_append(hdrs, "Expect:");
     if (c->token) {
         if (asprintf(&tokhdr, "X-Consul-Token: %s", c->token) < 0) {
             tokhdr = NULL;
             rc = -ENOMEM;
             goto out;
         }
-        hdrs = curl_slist_append(hdrs, tokhdr);
+        hdrs = dlcurl->slist_append(hdrs, tokhdr);
     }
     if (c->userpwd) {
-        curl_easy_setopt(c->curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        curl_easy_setopt(c->curl, CURLOPT_USERPWD, c->userpwd);
+        dlcurl->easy_setopt(c->curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        dlcurl->easy_setopt(c->curl, CURLOPT_USERPWD, c->userpwd);
     }
-    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdrs);
+    dlcurl->easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdrs);
 
-    CURLcode cc = curl_easy_perform(c->curl);
+    CURLcode cc = dlcurl->easy_perform(c->curl);
     char gm[16];
     client_go_method(method, gm, sizeof(gm));
     if (rx.oom) {
@@ -480,7 +479,7 @@ int client_do(struct client *c,
     } else if (cc == CURLE_COULDNT_CONNECT) {
         long oserr = 0;
         char es[128];
-        curl_easy_getinfo(c->curl, CURLINFO_OS_ERRNO, &oserr);
+        dlcurl->easy_getinfo(c->curl, CURLINFO_OS_ERRNO, &oserr);
         snprintf(es, sizeof(es), "%s",
                  oserr ? strerror((int)oserr) : "connection refused");
         es[0] = (char)tolower((unsigned char)es[0]);
@@ -493,10 +492,10 @@ int client_do(struct client *c,
         rc = -EIO;
     } else if (cc != CURLE_OK) {
         client_err(err, errlen, "%s \"%s\": %s", gm, url,
-                   ebuf[0] ? ebuf : curl_easy_strerror(cc));
+                   ebuf[0] ? ebuf : dlcurl->easy_strerror(cc));
         rc = -EIO;
     } else {
-        curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->status);
+        dlcurl->easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->status);
         if (resp->body == NULL) {
             resp->body = calloc(1, 1);
             if (resp->body == NULL)
@@ -505,8 +504,8 @@ int client_do(struct client *c,
     }
 
 out:
-    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
-    curl_slist_free_all(hdrs);
+    dlcurl->easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
+    dlcurl->slist_free_all(hdrs);
     client_wipe_free(tokhdr);
     free(url);
     if (rc)

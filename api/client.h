@@ -1,6 +1,7 @@
 /*
  * client — the CLI's blocking HTTP client for the agent's API (libcurl easy
- * interface; the CLI does not run on the agent's loop).
+ * interface, loaded at run time by dlcurl.h; the CLI does not run on the
+ * agent's loop).
  *
  * Configuration follows Consul's api.DefaultConfig plus our own variables:
  *   address: opts->addr (-http-addr), else CAIRN_HTTP_ADDR, else
@@ -50,7 +51,9 @@ struct client_resp
 
 /* Create a client. Returns 0 and a new client in *out (client_delete), or
  * -EINVAL with a message in err (bad address, unsupported scheme, unreadable
- * token file, token with a newline), or -ENOMEM. */
+ * token file, token with a newline), or -ENOMEM. Loads libcurl on the first
+ * call (dlcurl_acquire): if that fails, its code (-ENOENT, -ENOSYS, -EIO)
+ * and message ("cannot load libcurl: ..."). */
 int client_new(const struct client_opts *opts,
                struct client **out,
                char *err,

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,8 @@ struct gossip_uv
     int open_handles;
     void (*close_cb)(void *data);
     void *close_data;
+    /* Last: gossip_uv_new does not zero it, so its pages become resident
+     * only as datagrams land in them (64 KiB, one max-size datagram). */
     uint8_t rxbuf[65536];
 };
 
@@ -774,9 +777,10 @@ GOSSIP_API int gossip_uv_new(struct uv_loop_s *loop,
     if (gossip_addr_parse(opt && opt->bind_ip ? opt->bind_ip : "0.0.0.0",
                           opt ? opt->bind_port : 0, &bind) != 0)
         return -EINVAL;
-    u = calloc(1, sizeof(*u));
+    u = malloc(sizeof(*u));
     if (!u)
         return -ENOMEM;
+    memset(u, 0, offsetof(struct gossip_uv, rxbuf));
     u->loop = loop;
     u->log = opt ? opt->log : NULL;
     u->log_data = opt ? opt->log_data : NULL;
