@@ -7,7 +7,7 @@
 set -eu
 pkgs="build-essential pkg-config libuv1-dev libmicrohttpd-dev libsodium-dev
 libyaml-dev libcmocka-dev libraft-dev libcurl4-openssl-dev libjson-c-dev
-libbsd-dev curl dnsutils procps iproute2 python3"
+libbsd-dev liblz4-dev curl dnsutils procps iproute2 python3"
 if [ "${1:-}" = bench ]; then
     pkgs="$pkgs wrk etcd-server etcd-client perl"
 fi
