@@ -26,6 +26,11 @@ sleep 1   # a little idle time: nothing loads it later either
 assert_true "idle agent: libcurl not mapped" maps_lack d1 libcurl
 assert_true "idle agent: OpenSSL not mapped" maps_lack d1 libssl
 assert_true "idle agent: libcrypto not mapped" maps_lack d1 libcrypto
+# libmicrohttpd is linked from its static archive without TLS (api/mhd_notls.c)
+assert_true "idle agent: GnuTLS not mapped" maps_lack d1 libgnutls
+assert_true "idle agent: no shared libmicrohttpd" maps_lack d1 libmicrohttpd
+http_to d1 GET /v1/status/leader
+assert_eq "idle agent: HTTP API answers" 200 "$HTTP_STATUS"
 echo "# idle agent $(grep VmRSS "/proc/$(agent_pid d1)/status" | tr -s ' \t' ' ')"
 
 reg "TTL check" '{"Name":"ttl","Check":{"TTL":"1h","Status":"passing"}}'
