@@ -406,9 +406,12 @@ static void conn_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
             conn_close(c);
         return;
     }
-    if (n < 0) {
+    if (n < 0) { /* EOF or reset before the whole answer: the peer closed */
         if (c->outbound)
-            conn_reply(c, GOSSIP_E_UNREACHABLE, NULL, 0);
+            conn_reply(c,
+                       n == UV_EOF || n == UV_ECONNRESET ? -ECONNRESET
+                                                         : GOSSIP_E_UNREACHABLE,
+                       NULL, 0);
         else
             conn_close(c);
         return;
@@ -470,7 +473,11 @@ static void request_written(uv_write_t *w, int status)
 {
     struct conn *c = w->data;
     if (status < 0) {
-        conn_reply(c, GOSSIP_E_UNREACHABLE, NULL, 0);
+        conn_reply(c,
+                   status == UV_ECONNRESET || status == UV_EPIPE
+                       ? -ECONNRESET
+                       : GOSSIP_E_UNREACHABLE,
+                   NULL, 0);
         return;
     }
     if (!c->closing &&

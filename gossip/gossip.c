@@ -1591,7 +1591,7 @@ static void probe_indirect(struct gossip *g, struct gtimer *t)
         /* the target vanished (reaped or pruned): nothing to judge */
         timer_stop(g, &p->t_deadline);
         p->active = false;
-        probe_schedule_next(g);
+        probe_next(g);
         return;
     }
     /* k random alive members other than us and the target. */
@@ -2658,10 +2658,10 @@ GOSSIP_API void gossip_on_stream_reply(struct gossip *g,
     char a[64];
     struct join_ctx *join;
 
-    bool refused = status == -ECONNREFUSED;
+    bool refused = status == -ECONNREFUSED, reset = status == -ECONNRESET;
     if (!r)
         return;
-    if (refused) /* callers see one code for "no answer" */
+    if (refused || reset) /* callers see one code for "no answer" */
         rc = GOSSIP_E_UNREACHABLE;
     gossip_addr_format(&r->to, a, sizeof(a));
     if (rc == 0) {
@@ -2702,12 +2702,18 @@ GOSSIP_API void gossip_on_stream_reply(struct gossip *g,
     } else if (!perr && r->kind == SREQ_JOIN) {
         glog(g, GOSSIP_LOG_WARN, "join via %s failed: %s", a,
              gossip_strerror(rc));
-    } else if (refused && r->kind == SREQ_PING && g->probe.active &&
+    } else if (r->kind == SREQ_PING && g->probe.active &&
                g->probe.seq == r->probe_seq &&
-               (g->probe.urgent || g->probe.t_timeout.idx == SIZE_MAX)) {
+               ((refused &&
+                 (g->probe.urgent || g->probe.t_timeout.idx == SIZE_MAX)) ||
+                (reset && g->probe.urgent))) {
         /* Nothing listens on its port (a process that died; its host
          * answered with a reset) and either our watch on it broke too or the
-         * direct ping went unanswered: judge now, not at the deadline. */
+         * direct ping went unanswered: judge now, not at the deadline. A
+         * connection accepted and then reset without an answer counts too
+         * when our watch broke: a dying process closes its listener after
+         * the connection we watched (the kernel closes descriptors in
+         * order). */
         probe_end(g, false, true);
     }
     if (plain)

@@ -364,7 +364,11 @@ GOSSIP_API int gossip_on_stream(struct gossip *g,
                                 uint8_t **out,
                                 size_t *out_len);
 /* The answer to env->stream(req): status 0 with the reply bytes, or a
- * negative code (GOSSIP_E_TIMEOUT, GOSSIP_E_UNREACHABLE, -errno). */
+ * negative code (GOSSIP_E_TIMEOUT, GOSSIP_E_UNREACHABLE, -errno).
+ * -ECONNREFUSED (nothing listens at the peer's port) and -ECONNRESET (the
+ * peer closed or reset the connection before answering) are evidence
+ * against the peer's process, used by the watch ring; other failures
+ * should be GOSSIP_E_UNREACHABLE. */
 GOSSIP_API void gossip_on_stream_reply(struct gossip *g,
                                        uint64_t req,
                                        int status,
