@@ -581,6 +581,7 @@ static void node_down(struct sim *s, int i)
     gossip_delete(n->g);
     n->g = NULL;
     n->up = false;
+    n->down_us = s->now_us;
     n->watching = false;
     for (int j = 0; j < s->o.n; j++) {
         struct sim_node *w = &s->nodes[j];
@@ -673,8 +674,14 @@ static void run_event(struct sim *s, struct sim_ev *e)
         struct sim_link *back = sim_link(s, e->node, e->from);
         uint64_t at;
         int rc;
-        if (!n->up) { /* its host resets the connection */
-            reply_at(s, e->from, e->from_epoch, e->gen, -ECONNREFUSED,
+        if (!n->up) {
+            /* Its host refuses the connection; in the first 5 ms of dying
+             * the listener may still accept and then reset it (a process's
+             * descriptors close in order: its watched connection can go
+             * before its listener). */
+            int st = s->now_us - n->down_us < 5000 ? -ECONNRESET
+                                                   : -ECONNREFUSED;
+            reply_at(s, e->from, e->from_epoch, e->gen, st,
                      s->now_us + link_delay_us(s, back), NULL, 0);
             break;
         }

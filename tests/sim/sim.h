@@ -57,6 +57,7 @@ struct sim_node
     int watch_dst;
     uint32_t watch_epoch;
     uint64_t watch_token;
+    uint64_t down_us; /* when it last went down */
     int64_t clock_skew_ms; /* added to this node's wall clock */
     uint8_t keys[GOSSIP_KEYRING_MAX][GOSSIP_KEY_SIZE];
     size_t nkeys;
