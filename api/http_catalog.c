@@ -9,7 +9,8 @@
  * "services", "checks", "svc:<name>", "node:<name>") and the index
  * headers. Each endpoint builds its answer and applies the filter to what
  * Consul applies it to: each element of a list answer; each service
- * instance, before grouping by name, for catalog/services. As in Consul's
+ * instance, before grouping by name, for catalog/services; each entry of
+ * the Services map for catalog/node. As in Consul's
  * blockingQuery, the filter runs on every pass of a blocking query, and an
  * evaluation error answers at once.
  */
@@ -129,8 +130,8 @@ typedef int (*read_fn)(struct http_req *r, struct catalog *c,
                        const struct filter *f, json_object **out,
                        uint64_t *index, char *topic, size_t topic_len);
 
-/* Keep the elements (array) or values (object) of the answer *out that
- * match `f` (NULL: all). Returns 0, or -1 after replying (*out released). */
+/* Keep the elements of the list answer *out that match `f` (NULL: all).
+ * Returns 0, or -1 after replying (*out released). */
 static int filter_elements(struct http_req *r, const struct filter *f,
                            json_object **out)
 {
@@ -138,9 +139,7 @@ static int filter_elements(struct http_req *r, const struct filter *f,
         return 0;
     char err[512] = "";
     json_object *kept = NULL;
-    int rc = json_object_is_type(*out, json_type_array)
-                 ? filter_array(f, *out, &kept, err, sizeof err)
-                 : filter_object_values(f, *out, &kept, err, sizeof err);
+    int rc = filter_array(f, *out, &kept, err, sizeof err);
     json_object_put(*out);
     *out = kept;
     if (rc != 0) {
@@ -306,13 +305,35 @@ static int read_service(struct http_req *r, struct catalog *c,
     return filter_elements(r, f, out);
 }
 
+/* Consul's NodeServices runs ?filter on each value of the Services map
+ * (a structs.NodeService: ID, Service, Tags, Address, Meta, Port, Kind,
+ * Weights, ...), so `Service == "web"` keeps the web entries; Node is
+ * never filtered, and an unknown node stays `null`. */
 static int read_node(struct http_req *r, struct catalog *c,
                      const struct filter *f, json_object **out,
                      uint64_t *index, char *topic, size_t tlen)
 {
     *out = catalog_node_services(c, r->rest, index);
     snprintf(topic, tlen, "node:%s", r->rest);
-    return filter_elements(r, f, out);
+    json_object *svcs = *out ? path_get(*out, "Services", NULL) : NULL;
+    if (f == NULL || svcs == NULL)
+        return 0;
+    char err[512] = "";
+    json_object *kept = NULL;
+    int rc = filter_object_values(f, svcs, &kept, err, sizeof err);
+    /* *out is a fresh container (only the records in it are shared), so
+     * its Services value may be replaced */
+    if (rc == 0 && json_object_object_add(*out, "Services", kept) != 0) {
+        json_object_put(kept);
+        rc = -ENOMEM;
+    }
+    if (rc != 0) {
+        json_object_put(*out);
+        *out = NULL;
+        http_filter_fail(r, rc, err);
+        return -1;
+    }
+    return 0;
 }
 
 void http_catalog_nodes(struct http_req *r)

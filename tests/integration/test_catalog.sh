@@ -351,6 +351,26 @@ fget /v1/catalog/services 'ServiceTags.x == "v6"'
 assert_eq 'services filter evaluation error: 500' 500 "$HTTP_STATUS"
 assert_match 'services filter evaluation error: reason' "$HTTP_BODY" \
     '^Failed to evaluate filter expression: selector ServiceTags\.x: '
+# catalog/node/<node>: the filter applies to each entry of Services
+# (Consul's NodeService: ID, Service, Tags, Meta, Port, Address, Kind, ...);
+# Node stays as it is
+fget "/v1/catalog/node/$NODE" 'Service == "web"'
+assert_eq 'node filter Service: 200' 200 "$HTTP_STATUS"
+index_headers 'node filter'
+assert_eq 'node filter Service: the web entry' web "$(jget Services.web-1.Service <<<"$HTTP_BODY")"
+assert_eq 'node filter Service: only that one' 1 "$(jget 'Services.#' <<<"$HTTP_BODY")"
+assert_eq 'node filter: Node kept' "$NODE" "$(jget Node.Node <<<"$HTTP_BODY")"
+fget /v1/catalog/node/ext1 '"primary" in Tags and Port == 6379 and Meta.version == "6.2"'
+assert_eq 'node filter Tags/Port/Meta' redis "$(jget Services.redis-1.Service <<<"$HTTP_BODY")"
+fget /v1/catalog/node/ext1 'ID != "redis-1"'
+assert_eq 'node filter no match: Services {}' '{}' "$(jget Services <<<"$HTTP_BODY")"
+assert_eq 'node filter no match: Node kept' ext1 "$(jget Node.Node <<<"$HTTP_BODY")"
+fget /v1/catalog/node/ext2 'Address == "10.9.9.2"'
+assert_eq 'node filter Address (the service address)' redis-2 "$(jget Services.redis-2.ID <<<"$HTTP_BODY")"
+fget /v1/catalog/node/nope 'Service == "web"'
+assert_eq 'node filter, unknown node: 200 null' "200 null" "$HTTP_STATUS $HTTP_BODY"
+fget "/v1/catalog/node/$NODE" 'Service =='
+assert_eq 'node bad filter: 400' 400 "$HTTP_STATUS"
 for bad in 'Node ==' 'Node === "x"' '(Node == "x"' 'Node == "x" and' 'Node ~ "x"' '== "x"'; do
     fget /v1/catalog/nodes "$bad"
     assert_eq "bad filter '$bad': 400" 400 "$HTTP_STATUS"
