@@ -46,6 +46,8 @@ UNIT_SUPPORT_LIB  := $(if $(UNIT_SUPPORT),$(BUILD)/libunit.a)
 SIM_SRCS  := $(wildcard tests/sim/test_*.c)
 SIM_BINS  := $(SIM_SRCS:tests/sim/%.c=$(BUILD)/tests/%)
 SIM_SUPPORT := $(filter-out $(SIM_SRCS),$(wildcard tests/sim/*.c))
+SIM_SUPPORT_OBJS := $(SIM_SUPPORT:%.c=$(BUILD)/%.o)
+SIM_SUPPORT_LIB  := $(if $(SIM_SUPPORT),$(BUILD)/libsim.a)
 BIN       := $(BUILD)/cairn
 
 .PHONY: all deps run test unit integration asan format format-check clean bench
@@ -80,13 +82,23 @@ $(BUILD)/libunit.a: $(UNIT_SUPPORT_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
+$(BUILD)/libsim.a: $(SIM_SUPPORT_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+# Test binaries are compiled and linked in one step from one source file,
+# so -MMD writes BUILD/tests/test_x.d naming the headers test_x.c includes
+# (picked up by the -include at the end): editing one rebuilds the test.
+# The simulator's support code (tests/sim/sim.c) is compiled on its own
+# into an archive, like the unit tests' (libunit.a), for the same reason:
+# with two sources on one command line the .d file names only the last.
 $(BUILD)/tests/%: tests/unit/%.c $(UNIT_SUPPORT_LIB) $(BUILD)/libcairn.a $(GOSSIP_LIB) $(NOTLS_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) -o $@ $< $(UNIT_SUPPORT_LIB) $(BUILD)/libcairn.a $(GOSSIP_LIB) $(LDLIBS) -lcmocka
+	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) -MMD -MP -o $@ $< $(UNIT_SUPPORT_LIB) $(BUILD)/libcairn.a $(GOSSIP_LIB) $(LDLIBS) -lcmocka
 
-$(BUILD)/tests/%: tests/sim/%.c $(SIM_SUPPORT) $(GOSSIP_LIB) $(NOTLS_OBJ)
+$(BUILD)/tests/%: tests/sim/%.c $(SIM_SUPPORT_LIB) $(GOSSIP_LIB) $(NOTLS_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Itests/sim $(CFLAGS) -o $@ $< $(SIM_SUPPORT) $(GOSSIP_LIB) $(LDLIBS) -lcmocka
+	$(CC) $(CPPFLAGS) -Itests/sim $(CFLAGS) -MMD -MP -o $@ $< $(SIM_SUPPORT_LIB) $(GOSSIP_LIB) $(LDLIBS) -lcmocka
 
 run: deps
 	@$(MAKE) --no-print-directory all

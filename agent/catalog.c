@@ -1546,7 +1546,11 @@ static int tag_cmp(const void *a, const void *b)
                   json_object_get_string(*(json_object *const *)b));
 }
 
-static json_object *services_build(const struct catalog *c, uint64_t *index);
+static json_object *catalog_service_build(const struct cat_svc *s);
+static json_object *services_build(const struct catalog *c,
+                                   catalog_inst_cb keep,
+                                   void *data,
+                                   int *rc);
 
 json_object *catalog_services(const struct catalog *c, uint64_t *index)
 {
@@ -1555,14 +1559,30 @@ json_object *catalog_services(const struct catalog *c, uint64_t *index)
     if (mc->services_cache == NULL ||
         mc->services_cache_index != c->services_index) {
         json_object_put(mc->services_cache);
-        mc->services_cache = services_build(c, NULL);
+        mc->services_cache = services_build(c, NULL, NULL, NULL);
         mc->services_cache_index = c->services_index;
     }
     set_index(index, or_any(c, c->services_index));
     return mc->services_cache ? json_object_get(mc->services_cache) : NULL;
 }
 
-static json_object *services_build(const struct catalog *c, uint64_t *index)
+json_object *catalog_services_where(const struct catalog *c,
+                                    catalog_inst_cb keep,
+                                    void *data,
+                                    uint64_t *index,
+                                    int *rc)
+{
+    set_index(index, or_any(c, c->services_index));
+    return services_build(c, keep, data, rc);
+}
+
+/* The {name: [tags]} map over every instance, or (keep not NULL) over the
+ * instances keep accepts, each shown to it as its CatalogService record.
+ * NULL with *rc (if rc) = keep's error or -ENOMEM. */
+static json_object *services_build(const struct catalog *c,
+                                   catalog_inst_cb keep,
+                                   void *data,
+                                   int *rc)
 {
     struct svc_ref *refs = calloc(c->n_services + 1, sizeof *refs);
     json_object **tags = NULL;
@@ -1570,17 +1590,29 @@ static json_object *services_build(const struct catalog *c, uint64_t *index)
     size_t n = 0, n_tags = 0, cap_tags = 0;
     struct cat_name *nm;
     struct cat_svc *s;
+    int err = -ENOMEM;
 
-    set_index(index, or_any(c, c->services_index));
     if (refs == NULL || out == NULL)
         goto oom;
     RB_FOREACH (nm, name_tree, (struct name_tree *)&c->names) {
         RB_FOREACH (s, inst_tree, &nm->insts) {
-            if (n < c->n_services) {
-                refs[n].name = rec_str(s->rec, "Service");
-                refs[n].tags = json_object_object_get(s->rec, "Tags");
-                n++;
+            if (n >= c->n_services)
+                continue;
+            if (keep != NULL) {
+                json_object *inst = catalog_service_build(s);
+                int k = inst != NULL ? keep(data, inst) : -ENOMEM;
+                json_object_put(inst);
+                if (k < 0) {
+                    err = k;
+                    goto oom;
+                }
+                if (k == 0)
+                    continue;
             }
+            /* borrowed from s->rec, which outlives this call */
+            refs[n].name = rec_str(s->rec, "Service");
+            refs[n].tags = json_object_object_get(s->rec, "Tags");
+            n++;
         }
     }
     if (n > 1)
@@ -1628,11 +1660,15 @@ static json_object *services_build(const struct catalog *c, uint64_t *index)
     }
     free(refs);
     free(tags);
+    if (rc != NULL)
+        *rc = 0;
     return out;
 oom:
     free(refs);
     free(tags);
     json_object_put(out);
+    if (rc != NULL)
+        *rc = err;
     return NULL;
 }
 

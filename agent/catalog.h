@@ -155,6 +155,26 @@ json_object *catalog_nodes(const struct catalog *c, uint64_t *index);
  * Index: services table. */
 json_object *catalog_services(const struct catalog *c, uint64_t *index);
 
+/* Decides whether a service instance counts: `inst` is its CatalogService
+ * record (catalog_service_nodes' element shape; borrowed for the call, not
+ * to be modified). Returns 1 to keep it, 0 to drop it, or a negative code
+ * that stops the walk. Must not write to the catalog. */
+typedef int (*catalog_inst_cb)(void *data, json_object *inst);
+
+/* catalog_services over only the instances `keep` accepts, each judged on
+ * its own: a name is listed when at least one of its instances is kept,
+ * with the tag union of the kept ones. This is how Consul's ListServices
+ * applies ?node-meta and ?filter (to each ServiceNode, then groups by
+ * name). Same key order, tag order and index as catalog_services; not
+ * cached: O(all instances) per call. Returns a new object, or NULL with
+ * *rc (if not NULL) set to the negative code `keep` returned or -ENOMEM;
+ * *rc is 0 on success. */
+json_object *catalog_services_where(const struct catalog *c,
+                                    catalog_inst_cb keep,
+                                    void *data,
+                                    uint64_t *index,
+                                    int *rc);
+
 /* [CatalogService] (spec 3.6 flat shape) of service `name`, sorted by node
  * then ServiceID; [] for an unknown name. Index: that name's index, or the
  * services table index when the name is unknown. Topic: "svc:<name>". */

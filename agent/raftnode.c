@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <raft.h>
 #include <raft/uv.h>
@@ -138,6 +140,82 @@ static void tick_cb(uv_timer_t *t)
     }
 }
 
+/* Why listening on `address` ("host:port", "[v6-host]:port") fails now,
+ * as a libuv error code (-errno), by trying it with a throwaway socket set
+ * up as libuv's uv_tcp_bind does (SO_REUSEADDR). 0 when it works or the
+ * address is not a literal this can parse. c-raft 0.15's TCP transport
+ * turns a failed bind/listen into a bare RAFT_IOERR with no message (and
+ * raft_start leaves raft_errmsg empty), so this is how the cause is found
+ * for the user. */
+static int listen_probe(const char *address)
+{
+    const char *colon = strrchr(address, ':');
+    char host[64], *h = host, *end;
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in4;
+        struct sockaddr_in6 in6;
+    } sa;
+    socklen_t salen;
+    if (colon == NULL || (size_t)(colon - address) >= sizeof host)
+        return 0;
+    memcpy(host, address, (size_t)(colon - address));
+    host[colon - address] = '\0';
+    size_t hl = strlen(host);
+    if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
+        host[hl - 1] = '\0';
+        h++;
+    }
+    errno = 0;
+    long port = strtol(colon + 1, &end, 10);
+    if (errno != 0 || end == colon + 1 || *end != '\0' || port < 0 ||
+        port > 65535)
+        return 0;
+    if (uv_ip4_addr(h, (int)port, &sa.in4) == 0)
+        salen = sizeof sa.in4;
+    else if (uv_ip6_addr(h, (int)port, &sa.in6) == 0)
+        salen = sizeof sa.in6;
+    else
+        return 0;
+    int fd = socket(sa.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0; /* says nothing about the address */
+    int one = 1, rv = 0;
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, &sa.sa, salen) != 0 || listen(fd, 1) != 0)
+        rv = -errno;
+    close(fd);
+    return rv;
+}
+
+/* The message for a failed raft_start: c-raft's own message when it left
+ * one, else what a listen on the raft address says, else the code's text. */
+static void start_error(struct raftnode *rn, const char *listen_addr, int rv,
+                        char *err, size_t errlen)
+{
+    const char *why = raft_errmsg(&rn->raft);
+    if (why == NULL || *why == '\0')
+        why = rn->io.errmsg;
+    if (*why == '\0')
+        why = rn->transport.errmsg;
+    if (*why != '\0') {
+        snprintf(err, errlen, "raft start: %s", why);
+        return;
+    }
+    int lv = listen_probe(listen_addr);
+    if (lv == UV_EADDRINUSE)
+        snprintf(err, errlen,
+                 "raft: cannot listen on %s: %s (another process has the "
+                 "port; choose another with -raft-port or ports.raft)",
+                 listen_addr, uv_strerror(lv));
+    else if (lv != 0)
+        snprintf(err, errlen, "raft: cannot listen on %s: %s", listen_addr,
+                 uv_strerror(lv));
+    else
+        snprintf(err, errlen, "raft start (listening on %s): %s",
+                 listen_addr, raft_strerror(rv));
+}
+
 int raftnode_start(struct raftnode **out, uv_loop_t *loop, struct fsm *fsm,
                    const struct raftnode_options *opt, char *err,
                    size_t errlen)
@@ -204,7 +282,8 @@ int raftnode_start(struct raftnode **out, uv_loop_t *loop, struct fsm *fsm,
     }
     rv = raft_start(&rn->raft);
     if (rv != 0) {
-        snprintf(err, errlen, "raft start: %s", raft_errmsg(&rn->raft));
+        start_error(rn, opt->bind_address ? opt->bind_address : opt->address,
+                    rv, err, errlen);
         rv = -EIO;
         goto err_after_raft;
     }

@@ -392,21 +392,43 @@ int http_parse_query_opts(struct http_req *r)
     return 0;
 }
 
-bool http_filter(struct http_req *r, json_object **result)
+bool http_filter_parse(struct http_req *r, struct filter **f)
 {
     const char *expr = http_arg(r, "filter");
+    char err[512];
+    *f = NULL;
     if (expr == NULL || *expr == '\0')
         return true;
-    char err[512];
-    struct filter *f = filter_parse(expr, err, sizeof err);
-    if (f == NULL) {
-        json_object_put(*result);
-        *result = NULL;
+    *f = filter_parse(expr, err, sizeof err);
+    if (*f == NULL) {
         http_reply_text(r, 400,
                         "Failed to create boolean expression evaluator: %s",
                         err);
         return false;
     }
+    return true;
+}
+
+void http_filter_fail(struct http_req *r, int rc, const char *err)
+{
+    if (rc == -ENOMEM)
+        http_reply_text(r, 500, "out of memory");
+    else /* Consul answers bexpr's evaluation error with 500 and its text */
+        http_reply_text(r, 500, "Failed to evaluate filter expression: %s",
+                        err);
+}
+
+bool http_filter(struct http_req *r, json_object **result)
+{
+    struct filter *f;
+    if (!http_filter_parse(r, &f)) {
+        json_object_put(*result);
+        *result = NULL;
+        return false;
+    }
+    if (f == NULL)
+        return true;
+    char err[512] = "";
     json_object *out = NULL;
     int rc = json_object_is_type(*result, json_type_array)
                  ? filter_array(f, *result, &out, err, sizeof err)
@@ -414,14 +436,8 @@ bool http_filter(struct http_req *r, json_object **result)
     filter_free(f);
     json_object_put(*result);
     *result = out;
-    if (rc == -ENOMEM) {
-        http_reply_text(r, 500, "out of memory");
-        return false;
-    }
     if (rc != 0) {
-        /* Consul answers bexpr's evaluation error with 500 and its text */
-        http_reply_text(r, 500, "Failed to evaluate filter expression: %s",
-                        err);
+        http_filter_fail(r, rc, err);
         return false;
     }
     return true;

@@ -167,6 +167,19 @@ void http_barrier(struct http_req *r);
  * which never drops such an element silently). */
 bool http_filter(struct http_req *r, json_object **result);
 
+/* The two halves of http_filter, for endpoints that filter something other
+ * than the elements of their answer (catalog/services filters instances
+ * before grouping them by name, catalog/node the values of its Services
+ * map). http_filter_parse: true with *f a new filter (filter_free), or NULL
+ * when the request has no (or an empty) ?filter; false after replying 400
+ * for a bad expression. http_filter_fail replies to a failed evaluation:
+ * `rc` from filter_eval / filter_array / filter_object_values, `err` its
+ * message (500 "Failed to evaluate filter expression: <err>", or 500 "out
+ * of memory" for -ENOMEM). */
+struct filter;
+bool http_filter_parse(struct http_req *r, struct filter **f);
+void http_filter_fail(struct http_req *r, int rc, const char *err);
+
 /* Generic asynchronous work: http_wait suspends the request and returns a
  * token; whoever finishes the work calls http_wake(token, status) exactly
  * once, which resumes the request with phase HTTP_PHASE_APPLIED and

@@ -4,9 +4,15 @@
  * Writes (catalog register/deregister) are Raft commands whose payload is
  * the request JSON. Reads come from the replicated catalog (agent/catalog.h)
  * through one path, serve_read: consistency mode and leader check, the
- * ?consistent barrier, the blocking query on the answer's watch topic
- * ("nodes", "services", "checks", "svc:<name>", "node:<name>"), the
- * index headers and ?filter. Each endpoint only builds its answer.
+ * ?consistent barrier, parsing ?filter (a bad one is a 400 before
+ * anything else), the blocking query on the answer's watch topic ("nodes",
+ * "services", "checks", "svc:<name>", "node:<name>") and the index
+ * headers. Each endpoint builds its answer and applies the filter to what
+ * Consul applies it to: each element of a list answer; each service
+ * instance, before grouping by name, for catalog/services; each entry of
+ * the Services map for catalog/node. As in Consul's
+ * blockingQuery, the filter runs on every pass of a blocking query, and an
+ * evaluation error answers at once.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,6 +25,7 @@
 #include "agent.h"
 #include "catalog.h"
 #include "cmd.h"
+#include "filter.h"
 #include "http.h"
 #include "json.h"
 
@@ -115,12 +122,32 @@ static bool has_meta(json_object *meta, const struct multi *want)
 
 /* ------------------------------------------------------ the read path */
 
-/* Builds the answer (new reference; NULL for JSON null) and says which
- * index and topic a blocking query uses. Returns 0, or -1 after replying
- * (bad argument). */
+/* Builds the answer (new reference; NULL for JSON null), filtered by `f`
+ * (NULL: no ?filter), and says which index and topic a blocking query
+ * uses. Returns 0, or -1 after replying (bad argument, or the filter could
+ * not be evaluated). */
 typedef int (*read_fn)(struct http_req *r, struct catalog *c,
-                       json_object **out, uint64_t *index, char *topic,
-                       size_t topic_len);
+                       const struct filter *f, json_object **out,
+                       uint64_t *index, char *topic, size_t topic_len);
+
+/* Keep the elements of the list answer *out that match `f` (NULL: all).
+ * Returns 0, or -1 after replying (*out released). */
+static int filter_elements(struct http_req *r, const struct filter *f,
+                           json_object **out)
+{
+    if (f == NULL || *out == NULL)
+        return 0;
+    char err[512] = "";
+    json_object *kept = NULL;
+    int rc = filter_array(f, *out, &kept, err, sizeof err);
+    json_object_put(*out);
+    *out = kept;
+    if (rc != 0) {
+        http_filter_fail(r, rc, err);
+        return -1;
+    }
+    return 0;
+}
 
 static void serve_read(struct http_req *r, read_fn fn)
 {
@@ -138,10 +165,15 @@ static void serve_read(struct http_req *r, read_fn fn)
         http_reply_text(r, 500, "No cluster leader");
         return;
     }
+    struct filter *f;
+    if (!http_filter_parse(r, &f))
+        return;
     json_object *out = NULL;
     uint64_t index = 0;
     char topic[600] = "";
-    if (fn(r, a->fsm.catalog, &out, &index, topic, sizeof topic) != 0)
+    int rc = fn(r, a->fsm.catalog, f, &out, &index, topic, sizeof topic);
+    filter_free(f);
+    if (rc != 0)
         return;
     if (http_should_block(r, index)) {
         json_object_put(out);
@@ -149,8 +181,6 @@ static void serve_read(struct http_req *r, read_fn fn)
         return;
     }
     http_add_index_headers(r, index);
-    if (out != NULL && !http_filter(r, &out))
-        return;
     http_reply_json(r, 200, out);
 }
 
@@ -192,7 +222,8 @@ static bool node_meta_ok(json_object *node, void *ctx)
     return has_meta(path_get(node, "Meta", NULL), ctx);
 }
 
-static int read_nodes(struct http_req *r, struct catalog *c, json_object **out,
+static int read_nodes(struct http_req *r, struct catalog *c,
+                      const struct filter *f, json_object **out,
                       uint64_t *index, char *topic, size_t tlen)
 {
     struct multi meta;
@@ -201,64 +232,50 @@ static int read_nodes(struct http_req *r, struct catalog *c, json_object **out,
     if (meta.n)
         *out = keep_if(*out, node_meta_ok, &meta);
     snprintf(topic, tlen, "nodes");
-    return 0;
+    return filter_elements(r, f, out);
 }
 
-static int read_services(struct http_req *r, struct catalog *c,
-                         json_object **out, uint64_t *index, char *topic,
-                         size_t tlen)
+/* ?node-meta and ?filter on one service instance (a CatalogService). */
+struct instance_filter
 {
+    const struct filter *f;
     struct multi meta;
-    args_all(r, "node-meta", &meta);
+    char err[512];
+};
+
+static int instance_ok(void *data, json_object *inst)
+{
+    struct instance_filter *k = data;
+    if (k->meta.n && !has_meta(path_get(inst, "NodeMeta", NULL), &k->meta))
+        return 0;
+    return k->f ? filter_eval(k->f, inst, k->err, sizeof k->err) : 1;
+}
+
+/* Consul's ListServices runs ?node-meta and ?filter on each service
+ * instance (a structs.ServiceNode: ID, Node, Address, Datacenter,
+ * TaggedAddresses, NodeMeta, ServiceKind, ServiceID, ServiceName,
+ * ServiceTags, ServiceAddress, ServiceMeta, ServicePort, ServiceWeights,
+ * ...: the CatalogService shape of catalog/service/<name>), then groups
+ * the instances kept by name with the union of their tags. So
+ * `ServiceName == "web"` and `"v1" in ServiceTags` select here; the
+ * grouped answer itself is never filtered. */
+static int read_services(struct http_req *r, struct catalog *c,
+                         const struct filter *f, json_object **out,
+                         uint64_t *index, char *topic, size_t tlen)
+{
+    struct instance_filter k = {.f = f, .err = ""};
+    args_all(r, "node-meta", &k.meta);
     snprintf(topic, tlen, "services");
-    if (meta.n == 0) {
-        *out = catalog_services(c, index);
+    if (k.meta.n == 0 && f == NULL) {
+        *out = catalog_services(c, index); /* cached */
         return 0;
     }
-    /* With node-meta: the services of matching nodes only. */
-    uint64_t ignore;
-    json_object *nodes = catalog_nodes(c, &ignore);
-    json_object *res = json_object_new_object();
-    json_object_put(catalog_services(c, index)); /* for the index */
-    size_t n = json_object_array_length(nodes);
-    for (size_t i = 0; i < n; i++) {
-        json_object *node = json_object_array_get_idx(nodes, i);
-        if (!has_meta(path_get(node, "Meta", NULL), &meta))
-            continue;
-        uint64_t ni;
-        json_object *ns = catalog_node_services(
-            c, json_object_get_string(path_get(node, "Node", NULL)), &ni);
-        json_object *svcs = ns ? path_get(ns, "Services", NULL) : NULL;
-        if (svcs) {
-            json_object_object_foreach(svcs, id, s)
-            {
-                (void)id;
-                const char *name =
-                    json_object_get_string(path_get(s, "Service", NULL));
-                json_object *tags = NULL, *have = path_get(s, "Tags", NULL);
-                if (!json_object_object_get_ex(res, name, &tags)) {
-                    tags = json_object_new_array();
-                    json_object_object_add(res, name, tags);
-                }
-                size_t nt = have ? json_object_array_length(have) : 0;
-                for (size_t k = 0; k < nt; k++) {
-                    json_object *t = json_object_array_get_idx(have, k);
-                    bool dup = false;
-                    for (size_t j = 0; j < json_object_array_length(tags) &&
-                                       !dup;
-                         j++)
-                        dup = strcmp(json_object_get_string(
-                                         json_object_array_get_idx(tags, j)),
-                                     json_object_get_string(t)) == 0;
-                    if (!dup)
-                        json_object_array_add(tags, json_object_get(t));
-                }
-            }
-        }
-        json_object_put(ns);
+    int rc = 0;
+    *out = catalog_services_where(c, instance_ok, &k, index, &rc);
+    if (*out == NULL) {
+        http_filter_fail(r, rc, k.err);
+        return -1;
     }
-    json_object_put(nodes);
-    *out = res;
     return 0;
 }
 
@@ -275,24 +292,47 @@ static bool catalog_service_ok(json_object *el, void *ctx)
 }
 
 static int read_service(struct http_req *r, struct catalog *c,
-                        json_object **out, uint64_t *index, char *topic,
-                        size_t tlen)
+                        const struct filter *f, json_object **out,
+                        uint64_t *index, char *topic, size_t tlen)
 {
-    struct svc_filter f;
-    args_all(r, "tag", &f.tags);
-    args_all(r, "node-meta", &f.meta);
+    struct svc_filter sf;
+    args_all(r, "tag", &sf.tags);
+    args_all(r, "node-meta", &sf.meta);
     *out = catalog_service_nodes(c, r->rest, index);
-    if (f.tags.n || f.meta.n)
-        *out = keep_if(*out, catalog_service_ok, &f);
+    if (sf.tags.n || sf.meta.n)
+        *out = keep_if(*out, catalog_service_ok, &sf);
     svc_topic(topic, tlen, r->rest);
-    return 0;
+    return filter_elements(r, f, out);
 }
 
-static int read_node(struct http_req *r, struct catalog *c, json_object **out,
+/* Consul's NodeServices runs ?filter on each value of the Services map
+ * (a structs.NodeService: ID, Service, Tags, Address, Meta, Port, Kind,
+ * Weights, ...), so `Service == "web"` keeps the web entries; Node is
+ * never filtered, and an unknown node stays `null`. */
+static int read_node(struct http_req *r, struct catalog *c,
+                     const struct filter *f, json_object **out,
                      uint64_t *index, char *topic, size_t tlen)
 {
     *out = catalog_node_services(c, r->rest, index);
     snprintf(topic, tlen, "node:%s", r->rest);
+    json_object *svcs = *out ? path_get(*out, "Services", NULL) : NULL;
+    if (f == NULL || svcs == NULL)
+        return 0;
+    char err[512] = "";
+    json_object *kept = NULL;
+    int rc = filter_object_values(f, svcs, &kept, err, sizeof err);
+    /* *out is a fresh container (only the records in it are shared), so
+     * its Services value may be replaced */
+    if (rc == 0 && json_object_object_add(*out, "Services", kept) != 0) {
+        json_object_put(kept);
+        rc = -ENOMEM;
+    }
+    if (rc != 0) {
+        json_object_put(*out);
+        *out = NULL;
+        http_filter_fail(r, rc, err);
+        return -1;
+    }
     return 0;
 }
 
@@ -394,17 +434,17 @@ void http_catalog_deregister(struct http_req *r)
 /* --------------------------------------------------------------- health */
 
 static int read_health_node(struct http_req *r, struct catalog *c,
-                            json_object **out, uint64_t *index, char *topic,
-                            size_t tlen)
+                            const struct filter *f, json_object **out,
+                            uint64_t *index, char *topic, size_t tlen)
 {
     *out = catalog_health_node(c, r->rest, index);
     snprintf(topic, tlen, "node:%s", r->rest);
-    return 0;
+    return filter_elements(r, f, out);
 }
 
 static int read_health_checks(struct http_req *r, struct catalog *c,
-                              json_object **out, uint64_t *index, char *topic,
-                              size_t tlen)
+                              const struct filter *f, json_object **out,
+                              uint64_t *index, char *topic, size_t tlen)
 {
     struct multi meta;
     args_all(r, "node-meta", &meta);
@@ -434,7 +474,7 @@ static int read_health_checks(struct http_req *r, struct catalog *c,
         *out = keep;
     }
     svc_topic(topic, tlen, r->rest);
-    return 0;
+    return filter_elements(r, f, out);
 }
 
 struct entry_filter
@@ -463,24 +503,24 @@ static bool entry_ok(json_object *el, void *ctx)
 }
 
 static int read_health_service(struct http_req *r, struct catalog *c,
-                               json_object **out, uint64_t *index,
-                               char *topic, size_t tlen)
+                               const struct filter *f, json_object **out,
+                               uint64_t *index, char *topic, size_t tlen)
 {
-    struct entry_filter f;
-    if (passing_arg(r, &f.passing) != 0)
+    struct entry_filter ef;
+    if (passing_arg(r, &ef.passing) != 0)
         return -1;
-    args_all(r, "tag", &f.tags);
-    args_all(r, "node-meta", &f.meta);
+    args_all(r, "tag", &ef.tags);
+    args_all(r, "node-meta", &ef.meta);
     *out = catalog_health_service(c, r->rest, index);
-    if (f.tags.n || f.meta.n || f.passing)
-        *out = keep_if(*out, entry_ok, &f);
+    if (ef.tags.n || ef.meta.n || ef.passing)
+        *out = keep_if(*out, entry_ok, &ef);
     svc_topic(topic, tlen, r->rest);
-    return 0;
+    return filter_elements(r, f, out);
 }
 
 static int read_health_state(struct http_req *r, struct catalog *c,
-                             json_object **out, uint64_t *index, char *topic,
-                             size_t tlen)
+                             const struct filter *f, json_object **out,
+                             uint64_t *index, char *topic, size_t tlen)
 {
     const char *s = r->rest;
     if (strcmp(s, "any") != 0 && strcmp(s, "passing") != 0 &&
@@ -490,7 +530,7 @@ static int read_health_state(struct http_req *r, struct catalog *c,
     }
     *out = catalog_health_state(c, s, index, NULL);
     snprintf(topic, tlen, "checks");
-    return 0;
+    return filter_elements(r, f, out);
 }
 
 void http_health_node(struct http_req *r)

@@ -315,6 +315,62 @@ fget /v1/health/checks/redis 'Status == "critical"'
 assert_eq 'filter on health/checks' redis-alive-2 "$(jget '*.CheckID' <<<"$HTTP_BODY" | line)"
 fget /v1/health/node/ext1 'Status != "passing"'
 assert_eq 'filter on health/node' '[]' "$(jget '' <<<"$HTTP_BODY")"
+# catalog/services: the filter sees each service instance (Consul's
+# ServiceNode, the catalog/service/<name> shape) before grouping by name;
+# the tags are the union over the instances kept
+services_f() { fget /v1/catalog/services "$1"; jget '' <<<"$HTTP_BODY"; }
+assert_eq 'services filter ServiceName' '{"redis":["primary","replica","v6"]}' \
+    "$(services_f 'ServiceName == "redis"')"
+assert_eq 'services filter: 200' 200 "$HTTP_STATUS"
+index_headers 'services filter'
+assert_eq 'services filter ServiceTags: tags of the kept instance only' '{"redis":["primary","v6"]}' \
+    "$(services_f '"primary" in ServiceTags')"
+assert_eq 'services filter ServicePort' '{"redis":["replica","v6"]}' "$(services_f 'ServicePort == 6380')"
+assert_eq 'services filter ServiceMeta' '{"redis":["primary","v6"]}' \
+    "$(services_f 'ServiceMeta.version == "6.2"')"
+assert_eq 'services filter ServiceAddress' '{"redis":["replica","v6"]}' \
+    "$(services_f 'ServiceAddress == "10.9.9.2"')"
+assert_eq 'services filter Node' '{"memcached":[]}' "$(services_f 'Node == "ext3"')"
+assert_eq 'services filter NodeMeta' '{"consul":[],"other":[],"redis":["replica","v6"],"web":["v1"]}' \
+    "$(services_f 'NodeMeta.rack == "r1"')"
+assert_eq 'services filter Address and ServiceID' '{"redis":["primary","v6"]}' \
+    "$(services_f 'Address == "10.1.0.1" and ServiceID == "redis-1"')"
+assert_eq 'services filter Datacenter: everything' "$(jget '' <<<"$S" | jget '#')" \
+    "$(services_f 'Datacenter == "dc1"' | jget '#')"
+assert_eq 'services filter no match: {}' '{}' "$(services_f 'ServiceName == "nope"')"
+http GET '/v1/catalog/services?node-meta=rack:r1' -G --data-urlencode 'filter=ServiceName matches "^(redis|web)$"'
+assert_eq 'services ?node-meta and ?filter together' '{"redis":["replica","v6"],"web":["v1"]}' \
+    "$(jget '' <<<"$HTTP_BODY")"
+assert_eq 'services filter, unknown field: not present, as on other endpoints' '{}' \
+    "$(services_f 'NoSuchField == "x"')"
+assert_eq 'services filter, unknown field: 200' 200 "$HTTP_STATUS"
+fget /v1/catalog/services 'ServiceName =='
+assert_eq 'services bad filter: 400' 400 "$HTTP_STATUS"
+assert_match 'services bad filter: text' "$HTTP_BODY" '^Failed to create boolean expression evaluator: '
+fget /v1/catalog/services 'ServiceTags.x == "v6"'
+assert_eq 'services filter evaluation error: 500' 500 "$HTTP_STATUS"
+assert_match 'services filter evaluation error: reason' "$HTTP_BODY" \
+    '^Failed to evaluate filter expression: selector ServiceTags\.x: '
+# catalog/node/<node>: the filter applies to each entry of Services
+# (Consul's NodeService: ID, Service, Tags, Meta, Port, Address, Kind, ...);
+# Node stays as it is
+fget "/v1/catalog/node/$NODE" 'Service == "web"'
+assert_eq 'node filter Service: 200' 200 "$HTTP_STATUS"
+index_headers 'node filter'
+assert_eq 'node filter Service: the web entry' web "$(jget Services.web-1.Service <<<"$HTTP_BODY")"
+assert_eq 'node filter Service: only that one' 1 "$(jget 'Services.#' <<<"$HTTP_BODY")"
+assert_eq 'node filter: Node kept' "$NODE" "$(jget Node.Node <<<"$HTTP_BODY")"
+fget /v1/catalog/node/ext1 '"primary" in Tags and Port == 6379 and Meta.version == "6.2"'
+assert_eq 'node filter Tags/Port/Meta' redis "$(jget Services.redis-1.Service <<<"$HTTP_BODY")"
+fget /v1/catalog/node/ext1 'ID != "redis-1"'
+assert_eq 'node filter no match: Services {}' '{}' "$(jget Services <<<"$HTTP_BODY")"
+assert_eq 'node filter no match: Node kept' ext1 "$(jget Node.Node <<<"$HTTP_BODY")"
+fget /v1/catalog/node/ext2 'Address == "10.9.9.2"'
+assert_eq 'node filter Address (the service address)' redis-2 "$(jget Services.redis-2.ID <<<"$HTTP_BODY")"
+fget /v1/catalog/node/nope 'Service == "web"'
+assert_eq 'node filter, unknown node: 200 null' "200 null" "$HTTP_STATUS $HTTP_BODY"
+fget "/v1/catalog/node/$NODE" 'Service =='
+assert_eq 'node bad filter: 400' 400 "$HTTP_STATUS"
 for bad in 'Node ==' 'Node === "x"' '(Node == "x"' 'Node == "x" and' 'Node ~ "x"' '== "x"'; do
     fget /v1/catalog/nodes "$bad"
     assert_eq "bad filter '$bad': 400" 400 "$HTTP_STATUS"

@@ -250,5 +250,30 @@ assert_num_between "blocking after dropped waiters: woken promptly (ms)" 0 2000 
 out=$(curl -s -m 10 "$(url /v1/kv/e/k?raw)" "$(url /v1/kv/e/k2?raw)" "$(url /v1/status/leader)")
 assert_match "keep-alive: three answers on one connection" "$out" '^v3v2"[^"]+"$'
 
+# ---- the Raft port is taken: refuse to start, saying which address and why
+if command -v python3 >/dev/null 2>&1; then
+    _agent_ports busyraft || finish   # reserve busyraft's ports, then take its Raft port
+    rport=$(agent_raft busyraft)
+    python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1)
+print("listening", flush=True); time.sleep(60)' "$rport" >"$IT_TMP/holder.out" 2>&1 &
+    hpid=$!; it_track_pid "$hpid"
+    holder_up() { grep -q listening "$IT_TMP/holder.out"; }
+    assert_eventually "something listens on the Raft port" 10 holder_up
+    agent_spawn busyraft
+    agent_wait_exit busyraft 15
+    assert_ne "Raft port taken: non-zero exit" 0 "$AGENT_RC"
+    assert_ne "Raft port taken: exited (not still running)" 124 "$AGENT_RC"
+    out=$(cat "$(agent_log busyraft)")
+    assert_contains "Raft port taken: the message names the address and the cause" "$out" \
+        "raft: cannot listen on 127.0.0.1:$rport: address already in use"
+    assert_eq "Raft port taken: no error line with an empty reason" 0 \
+        "$(grep -c '^==> raft start: *$' <<<"$out")"
+    kill "$hpid" 2>/dev/null
+    wait "$hpid" 2>/dev/null
+else
+    fail "python3 available (Raft port test)" "install python3 (scripts/deps.sh)"
+fi
+
 assert_true "agent still running at the end" agent_alive err1
 finish

@@ -853,6 +853,77 @@ static void reads_are_sorted(void **state)
     free_catalog(c);
 }
 
+/* catalog_services_where: a keep callback that selects instances by a
+ * field of the CatalogService record, and counts the calls. */
+struct where_ctx
+{
+    const char *field, *value;
+    int calls;
+    int fail_at; /* call number that returns -EINVAL, 0: never */
+};
+
+static int where_keep(void *data, json_object *inst)
+{
+    struct where_ctx *w = data;
+    w->calls++;
+    if (w->fail_at != 0 && w->calls == w->fail_at)
+        return -EINVAL;
+    /* every instance is shown whole: node and service fields */
+    assert_non_null(json_object_object_get(inst, "Node"));
+    assert_non_null(json_object_object_get(inst, "ServiceName"));
+    json_object *v = json_object_object_get(inst, w->field);
+    return v != NULL && strcmp(json_object_get_string(v), w->value) == 0;
+}
+
+static void services_where_groups_the_kept_instances(void **state)
+{
+    (void)state;
+    struct catalog *c = new_catalog();
+    reg(c,
+        "{" NODE_A
+        ",\"Service\":{\"ID\":\"w1\",\"Service\":\"web\","
+        "\"Tags\":[\"v1\",\"x\"],\"Port\":80}}",
+        1);
+    reg(c,
+        "{" NODE_B
+        ",\"Service\":{\"ID\":\"w2\",\"Service\":\"web\","
+        "\"Tags\":[\"v2\",\"x\"],\"Port\":81}}",
+        2);
+    reg(c, "{" NODE_B ",\"Service\":{\"ID\":\"db\",\"Service\":\"db\"}}", 3);
+    uint64_t ix = 0, all_ix = 0;
+    int rc = 1;
+    json_object_put(catalog_services(c, &all_ix));
+
+    /* by a node field: only b's instances, web with w2's tags only */
+    struct where_ctx w = {.field = "Node", .value = "b"};
+    assert_json(catalog_services_where(c, where_keep, &w, &ix, &rc),
+                "{\"db\":[],\"web\":[\"v2\",\"x\"]}");
+    assert_int_equal(rc, 0);
+    assert_int_equal(w.calls, 3);
+    assert_int_equal(ix, all_ix);
+
+    /* by a service field */
+    w = (struct where_ctx){.field = "ServiceID", .value = "w1"};
+    assert_json(catalog_services_where(c, where_keep, &w, NULL, NULL),
+                "{\"web\":[\"v1\",\"x\"]}");
+
+    /* nothing kept: {} */
+    w = (struct where_ctx){.field = "ServiceName", .value = "nope"};
+    assert_json(catalog_services_where(c, where_keep, &w, NULL, &rc), "{}");
+    assert_int_equal(rc, 0);
+
+    /* the callback's error stops the walk and is returned */
+    w = (struct where_ctx){.field = "Node", .value = "a", .fail_at = 2};
+    assert_null(catalog_services_where(c, where_keep, &w, &ix, &rc));
+    assert_int_equal(rc, -EINVAL);
+    assert_int_equal(w.calls, 2);
+
+    /* the unfiltered, cached answer is untouched */
+    assert_json(catalog_services(c, NULL),
+                "{\"db\":[],\"web\":[\"v1\",\"v2\",\"x\"]}");
+    free_catalog(c);
+}
+
 static void service_names_match_case_insensitively(void **state)
 {
     (void)state;
@@ -1320,6 +1391,7 @@ int main(void)
         cmocka_unit_test(indexes_never_decrease_and_deletes_bump_them),
         cmocka_unit_test(deregistering_a_node_cascades),
         cmocka_unit_test(reads_are_sorted),
+        cmocka_unit_test(services_where_groups_the_kept_instances),
         cmocka_unit_test(service_names_match_case_insensitively),
         cmocka_unit_test(health_reads_put_node_checks_first),
         cmocka_unit_test(health_state_filters_by_status),
