@@ -756,15 +756,19 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
     }
     /* Parked off libmicrohttpd (http_park.c holds a duplicate of the
      * socket): it drops the connection without a word. */
-    return r->detached ? MHD_NO : MHD_YES;
+    if (!r->detached)
+        return MHD_YES;
+    srv->detaching = true; /* mhd_logger: not an error */
+    return MHD_NO;
 }
 
 static void completed_cb(void *cls, struct MHD_Connection *conn,
                          void **con_cls, enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
+    struct http_server *srv = cls;
     (void)conn;
     (void)toe;
+    srv->detaching = false; /* libmicrohttpd logged before calling us */
     if (*con_cls != NULL)
         req_free(*con_cls);
     *con_cls = NULL;
@@ -885,9 +889,16 @@ static void notify_conn_cb(void *cls, struct MHD_Connection *conn,
 
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
-    (void)cls;
+    struct http_server *srv = cls;
     char buf[512];
     vsnprintf(buf, sizeof buf, fmt, ap);
+    if (srv->detaching) {
+        /* "Application reported internal error, closing connection." is
+         * how libmicrohttpd drops a connection whose query we detached */
+        srv->detaching = false;
+        if (strncmp(buf, "Application reported", 20) == 0)
+            return;
+    }
     size_t n = strlen(buf);
     if (n && buf[n - 1] == '\n')
         buf[n - 1] = '\0';
@@ -957,7 +968,7 @@ int http_start(struct http_server **out, struct agent *agent, uv_loop_t *loop,
     RB_INIT((struct client_tree *)srv->clients);
     srv->mhd = MHD_start_daemon(
         flags, (uint16_t)port, accept_cb, srv, access_cb, srv,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, srv,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv,
         MHD_OPTION_NOTIFY_CONNECTION, notify_conn_cb, srv,

@@ -50,6 +50,7 @@ struct http_server
     unsigned conn_limit;
     void *clients;        /* struct client_tree, http.c */
     bool handing_back;    /* inside MHD_add_connection for a parked socket */
+    bool detaching;       /* access_cb said MHD_NO to drop a detached query */
 
     /* parked queries (http_park.c) */
     int park_epfd;          /* their sockets, for hang-ups and writes */
