@@ -1,7 +1,8 @@
 /*
  * http — see http.h. The route table, the libmicrohttpd <-> libuv glue,
- * replies, blocking queries (park / wake / timeout / client gone) and the
- * Raft apply path.
+ * replies, when a blocking query must wait (parking itself is
+ * api/http_park.c), the per-client connection count and the Raft apply
+ * path.
  */
 #include "http_internal.h"
 
@@ -95,7 +96,6 @@ static const struct http_route routes[] = {
      BODY_DEFAULT},
     {"/v1/health/state/", true, HTTP_GET, http_health_state, BODY_DEFAULT},
 };
-
 
 /* ---------------------------------------------------------------- utils */
 

@@ -34,8 +34,8 @@ struct http_server
     struct agent *agent;
     uv_loop_t *loop;
     struct MHD_Daemon *mhd;
-    uv_poll_t poll;      /* MHD's epoll fd */
-    uv_timer_t timer;    /* MHD_get_timeout, and "run soon" after resumes */
+    uv_poll_t poll;   /* MHD's epoll fd */
+    uv_timer_t timer; /* MHD_get_timeout, and "run soon" after resumes */
     uv_timer_t stop_timer;
     int open_handles;
     struct http_req *reqs; /* every live request */
@@ -48,17 +48,17 @@ struct http_server
 
     /* per-client connection limit (0: none) and the clients counted */
     unsigned conn_limit;
-    void *clients;        /* struct client_tree, http.c */
-    bool handing_back;    /* inside MHD_add_connection for a parked socket */
-    bool detaching;       /* access_cb said MHD_NO to drop a detached query */
+    void *clients;     /* struct client_tree, http.c */
+    bool handing_back; /* inside MHD_add_connection for a parked socket */
+    bool detaching;    /* access_cb said MHD_NO to drop a detached query */
 
     /* parked queries (http_park.c) */
-    int park_epfd;          /* their sockets, for hang-ups and writes */
-    uv_poll_t park_poll;    /* on park_epfd */
-    uv_timer_t park_timer;  /* the earliest deadline */
+    int park_epfd;           /* their sockets, for hang-ups and writes */
+    uv_poll_t park_poll;     /* on park_epfd */
+    uv_timer_t park_timer;   /* the earliest deadline */
     struct http_park **heap; /* min-heap on deadline */
     uint32_t heap_len, heap_cap;
-    struct http_park *ready; /* detached queries woken, run at next tick */
+    struct http_park *ready;    /* detached queries woken, run at next tick */
     struct http_park *detached; /* every detached query, for shutdown */
 };
 
@@ -67,8 +67,8 @@ struct http_server
  * read-ahead (a pipelined request) when a query leaves it. */
 struct http_conn
 {
-    uint64_t consumed;   /* stream offset after the current request */
-    bool untracked;      /* offset unknown (chunked body, ...): never detach */
+    uint64_t consumed; /* stream offset after the current request */
+    bool untracked;    /* offset unknown (chunked body, ...): never detach */
     struct http_client *client; /* counted here, or NULL (no limit) */
 };
 
@@ -94,11 +94,15 @@ void http__park_run_ready(struct http_server *srv);
  * when it is freed or resumed). */
 void http__park_release(struct http_req *r);
 /* A detached request (r->shell): its reply, written by http_park.c. */
-void http__park_reply(struct http_req *r, unsigned status, const char *ctype,
-                      char *body, size_t len);
+void http__park_reply(struct http_req *r,
+                      unsigned status,
+                      const char *ctype,
+                      char *body,
+                      size_t len);
 /* Query arguments of a detached request. */
 const char *http__park_arg(struct http_req *r, const char *name);
-void http__park_each_arg(struct http_req *r, MHD_KeyValueIterator it,
+void http__park_each_arg(struct http_req *r,
+                         MHD_KeyValueIterator it,
                          void *cls);
 
 #endif

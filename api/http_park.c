@@ -67,24 +67,24 @@ struct http_park
 {
     struct watch_waiter waiter; /* waiter.data = this */
     struct http_server *srv;
-    struct http_req *r;    /* attached: the suspended request; else NULL */
+    struct http_req *r; /* attached: the suspended request; else NULL */
     struct http_park *next_ready;
     struct http_park *dprev, *dnext; /* srv->detached */
-    uint64_t deadline;     /* loop ms */
-    uint32_t heap_idx;     /* in srv->heap, HEAP_NONE when not */
-    int fd;                /* the socket; ours when detached */
+    uint64_t deadline;               /* loop ms */
+    uint32_t heap_idx;               /* in srv->heap, HEAP_NONE when not */
+    int fd;                          /* the socket; ours when detached */
     uint8_t state;
     bool timed_out;
-    bool gone;             /* the client hung up */
-    bool keepalive;        /* detached: hand the socket back after the reply */
+    bool gone;      /* the client hung up */
+    bool keepalive; /* detached: hand the socket back after the reply */
     /* detached: what the handler reads when it runs again */
     uint8_t method, phase, consistency;
     struct http_client *client;
     const struct http_route *route;
     uint64_t min_index, wait_ms;
-    char *out;             /* the reply being written */
+    char *out; /* the reply being written */
     size_t out_len, out_off;
-    uint32_t rest_off;     /* r->rest = data + rest_off */
+    uint32_t rest_off; /* r->rest = data + rest_off */
     uint32_t args_off, args_len;
     /* the path, NUL, then each argument: a byte (1: has a value, 0: none),
      * the key, NUL, and the value and NUL if it has one */
@@ -264,8 +264,7 @@ static void detached_done(struct http_park *p)
         srv->handing_back = true;
         if (MHD_add_connection(srv->mhd, p->fd, (struct sockaddr *)&ss, sl) !=
             MHD_YES)
-            log_debug("http", "cannot hand a socket back: %s",
-                      strerror(errno));
+            log_debug("http", "cannot hand a socket back: %s", strerror(errno));
         srv->handing_back = false;
         http__schedule_run(srv);
     } else {
@@ -346,7 +345,7 @@ static void detached_run(struct http_park *p)
     http__headers_free(r);
     free(r);
     if (p->state != PS_WRITING)
-        return; /* parked again */
+        return;           /* parked again */
     if (p->out == NULL) { /* out of memory building the reply */
         detached_close(p);
         return;
@@ -375,8 +374,11 @@ static const char *const mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
 /* The reply as libmicrohttpd would write it: status line, Date,
  * Connection: close when we close, the handler's headers, Content-Type,
  * X-Consul-Default-Acl-Policy, Content-Length. */
-void http__park_reply(struct http_req *r, unsigned status, const char *ctype,
-                      char *body, size_t len)
+void http__park_reply(struct http_req *r,
+                      unsigned status,
+                      const char *ctype,
+                      char *body,
+                      size_t len)
 {
     struct http_park *p = r->shell;
     struct sbuf b = {0};
@@ -436,8 +438,7 @@ const char *http__park_arg(struct http_req *r, const char *name)
     return NULL;
 }
 
-void http__park_each_arg(struct http_req *r, MHD_KeyValueIterator it,
-                         void *cls)
+void http__park_each_arg(struct http_req *r, MHD_KeyValueIterator it, void *cls)
 {
     const struct http_park *p = r->shell;
     const char *s = p->data + p->args_off, *end = s + p->args_len;
@@ -455,8 +456,10 @@ void http__park_each_arg(struct http_req *r, MHD_KeyValueIterator it,
     }
 }
 
-static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind,
-                                   const char *key, const char *value)
+static enum MHD_Result collect_arg(void *cls,
+                                   enum MHD_ValueKind kind,
+                                   const char *key,
+                                   const char *value)
 {
     struct sbuf *b = cls;
     (void)kind;
@@ -567,8 +570,10 @@ static void park_fire(struct watch_waiter *w)
 }
 
 /* Put `p` on the watch and in the heap; 0 or -ENOMEM. */
-static int park_hook(struct http_park *p, struct watch_hub *hub,
-                     const char *topic, bool prefix)
+static int park_hook(struct http_park *p,
+                     struct watch_hub *hub,
+                     const char *topic,
+                     bool prefix)
 {
     p->waiter.cb = park_fire;
     p->waiter.data = p;
@@ -583,7 +588,9 @@ static int park_hook(struct http_park *p, struct watch_hub *hub,
     return 0;
 }
 
-void http_park(struct http_req *r, struct watch_hub *hub, const char *topic,
+void http_park(struct http_req *r,
+               struct watch_hub *hub,
+               const char *topic,
                bool prefix)
 {
     struct http_server *srv = r->srv;
