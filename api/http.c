@@ -1,9 +1,10 @@
 /*
  * http — see http.h. The route table, the libmicrohttpd <-> libuv glue,
- * replies, blocking queries (park / wake / timeout / client gone) and the
- * Raft apply path.
+ * replies, when a blocking query must wait (parking itself is
+ * api/http_park.c), the per-client connection count and the Raft apply
+ * path.
  */
-#include "http.h"
+#include "http_internal.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -15,7 +16,6 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
-#include <sodium.h>
 
 #include "agent.h"
 #include "cmd.h"
@@ -24,6 +24,7 @@
 #include "json.h"
 #include "log.h"
 #include "raftnode.h"
+#include "rbtree.h"
 
 #define DEFAULT_WAIT_MS (5 * 60 * 1000ULL)
 #define MAX_WAIT_MS (10 * 60 * 1000ULL)
@@ -32,17 +33,6 @@
  * write buffers). Its 32 KiB default is zeroed on every keep-alive request
  * (10% of a GET's CPU in a profile); 16 KiB still takes 8 KiB of headers. */
 #define HTTP_CONN_MEMORY (16 * 1024)
-
-enum body_kind { BODY_DEFAULT, BODY_KV, BODY_TXN };
-
-struct http_route
-{
-    const char *path;
-    bool prefix; /* path is a prefix ("/v1/kv/"), rest follows */
-    unsigned methods;
-    http_handler_fn fn;
-    enum body_kind body;
-};
 
 /* The one route table. Order matters only for overlapping prefixes. */
 static const struct http_route routes[] = {
@@ -107,36 +97,6 @@ static const struct http_route routes[] = {
     {"/v1/health/state/", true, HTTP_GET, http_health_state, BODY_DEFAULT},
 };
 
-struct http_server
-{
-    struct agent *agent;
-    uv_loop_t *loop;
-    struct MHD_Daemon *mhd;
-    uv_poll_t poll;      /* MHD's epoll fd */
-    uv_timer_t timer;    /* MHD_get_timeout, and "run soon" after resumes */
-    uv_timer_t stop_timer;
-    int open_handles;
-    struct http_req *reqs; /* every live request */
-    unsigned long parked;
-    unsigned long applying;
-    bool stopping;
-    unsigned stop_ticks;
-    void (*stop_cb)(void *);
-    void *stop_data;
-};
-
-/* Handles that live while a request is parked; freed when both closed. */
-struct http_park
-{
-    uv_timer_t timer;
-    uv_poll_t poll;
-    bool poll_started;
-    int open;
-    struct http_req *r; /* NULL once the request stopped caring */
-};
-
-static void schedule_run(struct http_server *srv);
-
 /* ---------------------------------------------------------------- utils */
 
 static const char *method_names(unsigned m, char *buf, size_t len)
@@ -184,6 +144,8 @@ static const struct http_route *route_find(const char *path)
 
 const char *http_arg(struct http_req *r, const char *name)
 {
+    if (r->shell != NULL)
+        return http__park_arg(r, name);
     const char *value = NULL;
     size_t vlen = 0;
     if (MHD_lookup_connection_value_n(r->conn, MHD_GET_ARGUMENT_KIND, name,
@@ -199,12 +161,18 @@ bool http_has_arg(struct http_req *r, const char *name)
 
 void http_each_arg(struct http_req *r, void *it, void *cls)
 {
+    if (r->shell != NULL) {
+        http__park_each_arg(r, (MHD_KeyValueIterator)it, cls);
+        return;
+    }
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND,
                               (MHD_KeyValueIterator)it, cls);
 }
 
 const char *http_header(struct http_req *r, const char *name)
 {
+    if (r->conn == NULL)
+        return NULL;
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
@@ -225,7 +193,7 @@ void http_add_header(struct http_req *r, const char *name, const char *value)
     r->headers = h;
 }
 
-static void headers_free(struct http_req *r)
+void http__headers_free(struct http_req *r)
 {
     while (r->headers) {
         struct http_hdr *h = r->headers;
@@ -242,6 +210,10 @@ void http_reply(struct http_req *r, unsigned status, const char *ctype,
                 char *body, size_t len)
 {
     struct MHD_Response *resp;
+    if (r->shell != NULL) {
+        http__park_reply(r, status, ctype, body, len);
+        return;
+    }
     r->replied = true;
     if (body == NULL)
         resp = MHD_create_response_from_buffer(0, (void *)"",
@@ -251,12 +223,12 @@ void http_reply(struct http_req *r, unsigned status, const char *ctype,
                                                MHD_RESPMEM_MUST_FREE);
     if (resp == NULL) {
         free(body);
-        headers_free(r);
+        http__headers_free(r);
         return; /* MHD closes the connection */
     }
     for (struct http_hdr *h = r->headers; h; h = h->next)
         MHD_add_response_header(resp, h->name, h->value);
-    headers_free(r);
+    http__headers_free(r);
     if (ctype)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     MHD_add_response_header(resp, "X-Consul-Default-Acl-Policy", "allow");
@@ -454,83 +426,13 @@ bool http_check_leader(struct http_req *r)
 
 /* ------------------------------------------------------------- parking */
 
-static void park_handle_closed(uv_handle_t *h)
-{
-    struct http_park *p = h->data;
-    if (--p->open == 0)
-        free(p);
-}
-
-/* Stop watching; the park struct frees itself once its handles closed. */
-static void park_release(struct http_req *r)
-{
-    struct http_park *p = r->park;
-    watch_remove(&r->waiter);
-    if (p == NULL)
-        return;
-    r->park = NULL;
-    p->r = NULL;
-    uv_timer_stop(&p->timer);
-    uv_close((uv_handle_t *)&p->timer, park_handle_closed);
-    if (p->poll_started) {
-        uv_poll_stop(&p->poll);
-        uv_close((uv_handle_t *)&p->poll, park_handle_closed);
-    }
-    r->srv->parked--;
-}
-
 static void resume(struct http_req *r)
 {
     if (!r->suspended)
         return;
     r->suspended = false;
     MHD_resume_connection(r->conn);
-    schedule_run(r->srv);
-}
-
-static void unpark(struct http_req *r)
-{
-    park_release(r);
-    resume(r);
-}
-
-static void park_fire(struct watch_waiter *w)
-{
-    struct http_req *r = w->data;
-    unpark(r);
-}
-
-static void park_timeout(uv_timer_t *t)
-{
-    struct http_park *p = t->data;
-    if (p->r == NULL)
-        return;
-    p->r->timed_out = true;
-    unpark(p->r);
-}
-
-/* The parked client's socket became readable or hung up: if it closed,
- * drop the waiter now rather than at the deadline. */
-static void park_sock(uv_poll_t *h, int status, int events)
-{
-    struct http_park *p = h->data;
-    if (p->r == NULL)
-        return;
-    int fd = -1;
-    uv_fileno((uv_handle_t *)h, &fd);
-    bool gone = status < 0 || (events & UV_DISCONNECT);
-    if (!gone && (events & UV_READABLE)) {
-        char c;
-        ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
-            gone = true;
-        else if (n > 0)
-            uv_poll_stop(h); /* pipelined data: leave it for MHD */
-    }
-    if (gone) {
-        p->r->gone = true;
-        unpark(p->r);
-    }
+    http__schedule_run(r->srv);
 }
 
 bool http_should_block(struct http_req *r, uint64_t result_index)
@@ -544,50 +446,6 @@ bool http_should_block(struct http_req *r, uint64_t result_index)
     if (r->min_index > agent_max_index(r->agent))
         return false;
     return true;
-}
-
-void http_park(struct http_req *r, struct watch_hub *hub, const char *topic,
-               bool prefix)
-{
-    struct http_server *srv = r->srv;
-    uint64_t now = uv_now(srv->loop);
-    if (r->deadline == 0) {
-        uint64_t jitter = 0;
-        if (r->wait_ms >= 16)
-            jitter = randombytes_uniform((uint32_t)(r->wait_ms / 16));
-        r->deadline = now + r->wait_ms + jitter;
-    }
-    struct http_park *p = calloc(1, sizeof *p);
-    if (p == NULL) {
-        http_reply_text(r, 500, "out of memory");
-        return;
-    }
-    r->waiter.cb = park_fire;
-    r->waiter.data = r;
-    if (watch_add(hub, topic, prefix, &r->waiter) != 0) {
-        free(p);
-        http_reply_text(r, 500, "out of memory");
-        return;
-    }
-    p->r = r;
-    uv_timer_init(srv->loop, &p->timer);
-    p->timer.data = p;
-    p->open = 1;
-    uv_timer_start(&p->timer, park_timeout,
-                   r->deadline > now ? r->deadline - now : 0, 0);
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (ci != NULL && uv_poll_init_socket(srv->loop, &p->poll,
-                                          ci->connect_fd) == 0) {
-        p->poll.data = p;
-        p->open++;
-        p->poll_started = true;
-        uv_poll_start(&p->poll, UV_READABLE | UV_DISCONNECT, park_sock);
-    }
-    r->park = p;
-    srv->parked++;
-    r->suspended = true;
-    MHD_suspend_connection(r->conn);
 }
 
 unsigned long http_parked(const struct http_server *srv)
@@ -614,8 +472,22 @@ static void apply_cb(void *data, int status, struct fsm_result *res)
     resume(r);
 }
 
+/* A detached query running again has no connection to suspend: reads
+ * never apply or wait after they parked (the ?consistent barrier comes
+ * first), so this is a handler bug, answered rather than crashed. */
+static bool no_conn(struct http_req *r, const char *what)
+{
+    if (r->conn != NULL)
+        return false;
+    log_error("http", "%s after parking on %s", what, r->path);
+    http_reply_text(r, 500, "internal error: %s after parking", what);
+    return true;
+}
+
 void http_apply(struct http_req *r, const struct cmd *c)
 {
+    if (no_conn(r, "apply"))
+        return;
     int rv = raftnode_apply(r->agent->raft, c, apply_cb, r, &r->pending);
     if (rv != 0) {
         http_reply_error(r, rv, "apply");
@@ -633,6 +505,8 @@ struct http_token
 
 struct http_token *http_wait(struct http_req *r)
 {
+    if (no_conn(r, "wait"))
+        return NULL;
     struct http_token *t = calloc(1, sizeof *t);
     if (t == NULL) {
         http_reply_text(r, 500, "out of memory");
@@ -670,6 +544,8 @@ void http_wake(struct http_token *t, int status)
 
 void http_barrier(struct http_req *r)
 {
+    if (no_conn(r, "barrier"))
+        return;
     int rv = raftnode_barrier(r->agent->raft, apply_cb, r, &r->pending);
     if (rv != 0) {
         http_reply_error(r, rv, "barrier");
@@ -750,7 +626,7 @@ static void req_unlink(struct http_server *srv, struct http_req *r)
 
 static void req_free(struct http_req *r)
 {
-    park_release(r);
+    http__park_release(r);
     if (r->pending) {
         raftnode_cancel(r->pending);
         r->srv->applying--;
@@ -760,7 +636,7 @@ static void req_free(struct http_req *r)
         r->srv->applying--;
     }
     req_unlink(r->srv, r);
-    headers_free(r);
+    http__headers_free(r);
     kv_txn_result_clear(&r->applied_txn);
     free(r->body);
     free((char *)r->path);
@@ -768,16 +644,58 @@ static void req_free(struct http_req *r)
 }
 
 /* First call for a request: headers are in, body not yet. */
+/* The bytes of the socket's stream this request takes: its head and its
+ * Content-Length body (http_park.c detaches a query only when that is all
+ * libmicrohttpd read). A chunked body, or a body that may stay unread after
+ * an early answer, makes the count unknown for the rest of the connection.
+ * Returns the body length announced. */
+static uint64_t conn_account(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct http_conn *hc = ci ? ci->socket_context : NULL;
+    const char *cl =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                    MHD_HTTP_HEADER_CONTENT_LENGTH);
+    uint64_t n = 0;
+    bool ok = cl == NULL || parse_u64(cl, &n) == 0;
+    if (hc == NULL || hc->untracked)
+        return n;
+    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    if (ci == NULL || !ok ||
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                    MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL)
+        hc->untracked = true;
+    else
+        hc->consumed += ci->header_size + n;
+    return n;
+}
+
+static void conn_untrack(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct http_conn *hc = ci ? ci->socket_context : NULL;
+    if (hc != NULL)
+        hc->untracked = true;
+}
+
+static enum MHD_Result req_route(struct http_req *r, const char *url,
+                                 const char *method);
+
 static enum MHD_Result req_begin(struct http_server *srv,
                                  struct MHD_Connection *conn, const char *url,
-                                 const char *method, void **con_cls)
+                                 const char *method, const char *version,
+                                 void **con_cls)
 {
+    uint64_t body = conn_account(conn);
     struct http_req *r = calloc(1, sizeof *r);
     if (r == NULL)
         return MHD_NO;
     r->srv = srv;
     r->conn = conn;
     r->agent = srv->agent;
+    r->http10 = version == NULL || strcmp(version, "HTTP/1.1") != 0;
     r->path = strdup(url);
     if (r->path == NULL) {
         free(r);
@@ -785,7 +703,15 @@ static enum MHD_Result req_begin(struct http_server *srv,
     }
     req_link(srv, r);
     *con_cls = r;
+    enum MHD_Result rv = req_route(r, url, method);
+    if (r->replied && body > 0) /* its body may never be read */
+        conn_untrack(conn);
+    return rv;
+}
 
+static enum MHD_Result req_route(struct http_req *r, const char *url,
+                                 const char *method)
+{
     int m = method_parse(method);
     if (strcmp(url, "/") == 0 && m == HTTP_GET) {
         http_reply_text(r, 200, "Consul Agent");
@@ -827,9 +753,8 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
                                  size_t *upload_data_size, void **con_cls)
 {
     struct http_server *srv = cls;
-    (void)version;
     if (*con_cls == NULL)
-        return req_begin(srv, conn, url, method, con_cls);
+        return req_begin(srv, conn, url, method, version, con_cls);
     struct http_req *r = *con_cls;
     if (*upload_data_size != 0) {
         if (body_append(r, upload_data, *upload_data_size) != 0)
@@ -856,25 +781,151 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
         r->suspend_deferred = false;
         MHD_suspend_connection(conn);
     }
-    return MHD_YES;
+    /* Parked off libmicrohttpd (http_park.c holds a duplicate of the
+     * socket): it drops the connection without a word. */
+    if (!r->detached)
+        return MHD_YES;
+    srv->detaching = true; /* mhd_logger: not an error */
+    return MHD_NO;
 }
 
 static void completed_cb(void *cls, struct MHD_Connection *conn,
                          void **con_cls, enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
+    struct http_server *srv = cls;
     (void)conn;
     (void)toe;
+    srv->detaching = false; /* libmicrohttpd logged before calling us */
     if (*con_cls != NULL)
         req_free(*con_cls);
     *con_cls = NULL;
 }
 
+/* ------------------------------------------- connections per client */
+
+/* Consul's limits.http_max_conns_per_client counts every open connection
+ * of a client address, parked queries included. Those leave
+ * libmicrohttpd (http_park.c), whose own per-IP limit would no longer see
+ * them, so we count here: each libmicrohttpd connection (socket context)
+ * and each detached query holds a reference on its client. */
+struct http_client
+{
+    RB_ENTRY(http_client) link;
+    unsigned count;
+    int family;
+    unsigned char addr[16];
+};
+
+static int client_cmp(const struct http_client *a, const struct http_client *b)
+{
+    if (a->family != b->family)
+        return a->family < b->family ? -1 : 1;
+    return memcmp(a->addr, b->addr, sizeof a->addr);
+}
+
+RB_HEAD(client_tree, http_client);
+RB_GENERATE_STATIC(client_tree, http_client, link, client_cmp)
+
+static bool client_key(const struct sockaddr *sa, struct http_client *key)
+{
+    memset(key, 0, sizeof *key);
+    if (sa == NULL)
+        return false;
+    key->family = sa->sa_family;
+    if (sa->sa_family == AF_INET)
+        memcpy(key->addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+    else if (sa->sa_family == AF_INET6)
+        memcpy(key->addr, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+    else
+        return false;
+    return true;
+}
+
+void http__client_ref(struct http_client *c)
+{
+    if (c != NULL)
+        c->count++;
+}
+
+void http__client_unref(struct http_server *srv, struct http_client *c)
+{
+    if (c == NULL || --c->count > 0)
+        return;
+    RB_REMOVE(client_tree, (struct client_tree *)srv->clients, c);
+    free(c);
+}
+
+static enum MHD_Result accept_cb(void *cls, const struct sockaddr *addr,
+                                 socklen_t addrlen)
+{
+    struct http_server *srv = cls;
+    struct http_client key;
+    (void)addrlen;
+    if (srv->conn_limit == 0 || srv->handing_back || !client_key(addr, &key))
+        return MHD_YES;
+    struct http_client *c =
+        RB_FIND(client_tree, (struct client_tree *)srv->clients, &key);
+    return c != NULL && c->count >= srv->conn_limit ? MHD_NO : MHD_YES;
+}
+
+static void notify_conn_cb(void *cls, struct MHD_Connection *conn,
+                           void **socket_context,
+                           enum MHD_ConnectionNotificationCode toe)
+{
+    struct http_server *srv = cls;
+    struct http_conn *hc = *socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        if (hc != NULL) {
+            http__client_unref(srv, hc->client);
+            free(hc);
+        }
+        *socket_context = NULL;
+        return;
+    }
+    hc = calloc(1, sizeof *hc);
+    *socket_context = hc;
+    if (hc == NULL)
+        return;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    /* A socket handed back after a detached query has read bytes already. */
+    int64_t got = ci ? http__sock_read_bytes(ci->connect_fd) : -1;
+    if (got < 0)
+        hc->untracked = true;
+    else
+        hc->consumed = (uint64_t)got;
+    struct http_client key;
+    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (srv->conn_limit == 0 || ci == NULL ||
+        !client_key(ci->client_addr, &key))
+        return;
+    struct client_tree *t = srv->clients;
+    struct http_client *c = RB_FIND(client_tree, t, &key);
+    if (c == NULL) {
+        c = malloc(sizeof *c);
+        if (c == NULL)
+            return;
+        *c = key;
+        RB_INSERT(client_tree, t, c);
+    }
+    hc->client = c;
+    c->count++;
+}
+
+/* ---------------------------------------------------------- the daemon */
+
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
-    (void)cls;
+    struct http_server *srv = cls;
     char buf[512];
     vsnprintf(buf, sizeof buf, fmt, ap);
+    if (srv->detaching) {
+        /* "Application reported internal error, closing connection." is
+         * how libmicrohttpd drops a connection whose query we detached */
+        srv->detaching = false;
+        if (strncmp(buf, "Application reported", 20) == 0)
+            return;
+    }
     size_t n = strlen(buf);
     if (n && buf[n - 1] == '\n')
         buf[n - 1] = '\0';
@@ -899,6 +950,7 @@ static void run_mhd(struct http_server *srv)
 {
     if (srv->mhd == NULL)
         return;
+    http__park_run_ready(srv);
     MHD_run(srv->mhd);
     MHD_UNSIGNED_LONG_LONG to;
     if (MHD_get_timeout(srv->mhd, &to) == MHD_YES)
@@ -907,7 +959,7 @@ static void run_mhd(struct http_server *srv)
         uv_timer_stop(&srv->timer);
 }
 
-static void schedule_run(struct http_server *srv)
+void http__schedule_run(struct http_server *srv)
 {
     uv_timer_start(&srv->timer, timer_cb, 0, 0);
 }
@@ -917,8 +969,10 @@ int http_start(struct http_server **out, struct agent *agent, uv_loop_t *loop,
                char *err, size_t errlen)
 {
     struct sockaddr_storage ss;
+    /* MHD_USE_TURBO: libmicrohttpd closes sockets without shutdown(2),
+     * which http_park.c needs (see there); it also reads before polling. */
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG;
+                     MHD_USE_ERROR_LOG | MHD_USE_TURBO;
     memset(&ss, 0, sizeof ss);
     if (uv_ip4_addr(addr, port, (struct sockaddr_in *)&ss) != 0) {
         if (uv_ip6_addr(addr, port, (struct sockaddr_in6 *)&ss) != 0) {
@@ -932,22 +986,38 @@ int http_start(struct http_server **out, struct agent *agent, uv_loop_t *loop,
         return -ENOMEM;
     srv->agent = agent;
     srv->loop = loop;
+    srv->conn_limit = conn_limit_per_ip;
+    srv->clients = calloc(1, sizeof(struct client_tree));
+    if (srv->clients == NULL) {
+        free(srv);
+        return -ENOMEM;
+    }
+    RB_INIT((struct client_tree *)srv->clients);
     srv->mhd = MHD_start_daemon(
-        flags, (uint16_t)port, NULL, NULL, access_cb, srv,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
+        flags, (uint16_t)port, accept_cb, srv, access_cb, srv,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, srv,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv,
+        MHD_OPTION_NOTIFY_CONNECTION, notify_conn_cb, srv,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)65536,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, conn_limit_per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096,
         MHD_OPTION_END);
     if (srv->mhd == NULL) {
         snprintf(err, errlen, "http: cannot listen on %s:%d (in use?)", addr,
                  port);
+        free(srv->clients);
         free(srv);
         return -EADDRINUSE;
+    }
+    int rv = http__park_create(srv);
+    if (rv != 0) {
+        snprintf(err, errlen, "http: epoll_create1: %s", strerror(-rv));
+        MHD_stop_daemon(srv->mhd);
+        free(srv->clients);
+        free(srv);
+        return rv;
     }
     const union MHD_DaemonInfo *di =
         MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_EPOLL_FD);
@@ -958,7 +1028,7 @@ int http_start(struct http_server **out, struct agent *agent, uv_loop_t *loop,
     srv->timer.data = srv;
     uv_timer_init(loop, &srv->stop_timer);
     srv->stop_timer.data = srv;
-    srv->open_handles = 3;
+    srv->open_handles = 5; /* with park_poll and park_timer */
     *out = srv;
     log_info("http", "listening on %s:%d", addr, port);
     return 0;
@@ -971,6 +1041,7 @@ static void srv_handle_closed(uv_handle_t *h)
         return;
     void (*cb)(void *) = srv->stop_cb;
     void *data = srv->stop_data;
+    free(srv->clients); /* empty: every connection was closed */
     free(srv);
     if (cb)
         cb(data);
@@ -981,11 +1052,9 @@ static void srv_handle_closed(uv_handle_t *h)
 static void stop_finish(struct http_server *srv)
 {
     uv_timer_stop(&srv->stop_timer);
+    http__park_stop(srv); /* every parked query answers now */
     for (struct http_req *r = srv->reqs; r; r = r->next) {
-        if (r->park) {
-            r->timed_out = true;
-            unpark(r);
-        } else if (r->pending) {
+        if (r->pending) {
             raftnode_cancel(r->pending);
             r->pending = NULL;
             srv->applying--;
@@ -1006,6 +1075,7 @@ static void stop_finish(struct http_server *srv)
         MHD_run(srv->mhd);
     MHD_stop_daemon(srv->mhd);
     srv->mhd = NULL;
+    http__park_close(srv, srv_handle_closed);
     uv_poll_stop(&srv->poll);
     uv_close((uv_handle_t *)&srv->poll, srv_handle_closed);
     uv_close((uv_handle_t *)&srv->timer, srv_handle_closed);

@@ -16,6 +16,9 @@
  *     req->phase == HTTP_PHASE_APPLIED and the outcome in req->applied_*).
  * libmicrohttpd 0.9.75 does not wake an external-epoll loop after
  * MHD_resume_connection, so every resume schedules MHD_run itself.
+ * A parked query usually leaves libmicrohttpd while it waits (api/http_park.c):
+ * its handler then runs again on a rebuilt request with no connection, and
+ * everything above works the same for it.
  */
 #ifndef CAIRN_HTTP_H
 #define CAIRN_HTTP_H
@@ -88,8 +91,10 @@ struct http_req
     bool body_too_large;
     uint64_t content_length;
     struct http_hdr *headers;
-    struct watch_waiter waiter;
-    struct http_park *park;   /* timer + socket watch while parked */
+    struct http_park *park;   /* while parked in libmicrohttpd (attached) */
+    struct http_park *shell;  /* a detached query running again (no conn) */
+    bool detached;            /* parked off libmicrohttpd: let it drop conn */
+    bool http10;              /* not HTTP/1.1: never detached */
     uint64_t deadline;        /* loop ms at which a blocking query answers */
     bool timed_out;
     bool gone;                /* client went away while parked */

@@ -161,6 +161,16 @@ done
 assert_eq "50 parked queries: all answered 200" 0 "$stuck"
 assert_eq "50 parked queries: all within 1.5 s of the write" 0 "$late"
 
+# ---- concurrent waits end in deadline order, each on time
+idx=$(kv_index b/key)
+bg_get d1 "/v1/kv/b/key?index=$idx&wait=1500ms"
+bg_get d2 "/v1/kv/b/key?index=$idx&wait=500ms"
+bg_get d3 "/v1/kv/b/key?index=$idx&wait=1s"
+for n in d1 d2 d3; do bg_wait "$n" 5 || fail "$n returns" "still blocked"; done
+assert_num_between "mixed waits: 500ms one (ms)" 450 850 "$(bg_elapsed d2)"
+assert_num_between "mixed waits: 1s one (ms)" 950 1400 "$(bg_elapsed d3)"
+assert_num_between "mixed waits: 1500ms one (ms)" 1450 1900 "$(bg_elapsed d1)"
+
 # ---- client index ahead of the server answers at once (spec §0.4 recommendation)
 idx=$(kv_index b/key)
 t0=$(now_ms)
@@ -178,5 +188,114 @@ kv_put b/key three
 if bg_wait c1 5; then assert_eq "wait=100h: woken by a write" 200 "$(cat "$IT_TMP/c1.code")"
 else fail "wait=100h: woken by a write" "still blocked"; fi
 
+# ---- parked queries wait off libmicrohttpd (api/http_park.c); the
+# connection semantics must not change
+port=$(agent_http blk1)
+bq() { curl -s -m 5 "$(url /v1/agent/self)" | jget Stats.agent.blocking_queries; }
+# rawq NAME — send stdin as is on a new connection and save all it gets
+# until the agent closes it (bounded: 10 s) in NAME.raw, without \r
+rawq() {
+    local n=$1
+    ( exec 7<>"/dev/tcp/127.0.0.1/$port" || exit 1
+      cat >&7
+      timeout 10 cat <&7 | tr -d '\r' >"$IT_TMP/$n.raw" ) 2>/dev/null
+}
+
+# counted while parked, freed at once when the client hangs up
+idx=$(kv_index b/key)
+cpids=()
+for i in $(seq 1 20); do
+    curl -s -m 1 -o /dev/null "$(url "/v1/kv/b/key?index=$idx&wait=30s")" &
+    cpids+=($!)
+done
+sleep 0.5
+assert_eq "20 parked queries: blocking_queries" 20 "$(bq)"
+for p in "${cpids[@]}"; do wait "$p"; done
+sleep 0.2
+assert_eq "20 clients hung up: blocking_queries 0 within 200 ms" 0 "$(bq)"
+
+# keep-alive: the connection of an answered query serves the next request
+out=$(curl -s -m 10 -w ' %{num_connects}\n' \
+    "$(url "/v1/kv/b/key?raw&index=$idx&wait=300ms")" "$(url /v1/kv/b/key?raw)")
+assert_eq "keep-alive after a parked query (timeout): both answered on one connection" \
+    "three 1
+three 0" "$out"
+( curl -s -m 10 -w ' %{num_connects}\n' "$(url "/v1/kv/b/key?raw&index=$idx&wait=20s")" \
+    "$(url /v1/kv/b/key?raw)" >"$IT_TMP/ka.out" ) &
+kp=$!
+sleep 0.3
+kv_put b/key four
+for _ in $(seq 1 50); do pid_alive "$kp" || break; sleep 0.1; done
+wait "$kp"
+assert_eq "keep-alive after a parked query (woken): both answered on one connection" \
+    "four 1
+four 0" "$(cat "$IT_TMP/ka.out")"
+
+# a request pipelined behind a parked query is answered after it, in order
+idx=$(kv_index b/key)
+printf 'GET /v1/kv/b/key?raw&index=%s&wait=300ms HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/status/leader HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' \
+    "$idx" | rawq pipe
+assert_eq "pipelined behind a parked query: two answers" 2 "$(grep -o 'HTTP/1.1 200 OK' "$IT_TMP/pipe.raw" | wc -l)"
+assert_match "pipelined behind a parked query: in order" "$(tr -d '\n' <"$IT_TMP/pipe.raw")" \
+    '^HTTP/1.1 200 OK.*X-Consul-Index: '"$idx"'.*four(HTTP/1.1 200 OK).*"127\.0\.0\.1:[0-9]+"$'
+
+# HTTP/1.0: answered, then closed
+printf 'GET /v1/kv/b/key?raw&index=%s&wait=300ms HTTP/1.0\r\n\r\n' "$idx" | rawq h10
+assert_match "HTTP/1.0 parked query: answered and closed" "$(tr '\n' '|' <"$IT_TMP/h10.raw")" \
+    '^HTTP/1.1 200 OK\|.*Connection: close\|.*\|\|four$'
+
+# a reply larger than the socket buffer, to a client that does not read
+# at first, arrives whole
+head -c 400000 /dev/zero | tr '\0' x >"$IT_TMP/big"
+for i in $(seq 1 20); do
+    curl -s -m 10 -X PUT --data-binary @"$IT_TMP/big" "$(url "/v1/kv/big/$i")" >/dev/null
+done
+http GET '/v1/kv/big/?keys'
+bidx=$(hdr X-Consul-Index)
+( exec 7<>"/dev/tcp/127.0.0.1/$port" &&
+  printf 'GET /v1/kv/big/?recurse&index=%s&wait=20s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' "$bidx" >&7 &&
+  sleep 1.5 && timeout 10 cat <&7 >"$IT_TMP/big.raw" ) 2>/dev/null &
+bp=$!
+sleep 0.3
+kv_put big/0 y
+wait "$bp"
+clen=$(awk 'BEGIN { RS = "\r\n" } tolower($1) == "content-length:" { print $2; exit }' "$IT_TMP/big.raw")
+hlen=$(perl -e 'local $/; my $d = <STDIN>; print index($d, "\r\n\r\n") + 4' <"$IT_TMP/big.raw")
+assert_num_between "big parked reply: Content-Length over 10 MB" 10000000 20000000 "${clen:-0}"
+assert_eq "big parked reply: the whole body arrives" "$clen" "$(( $(wc -c <"$IT_TMP/big.raw") - hlen ))"
+
 assert_true "agent still running" agent_alive blk1
+
+# ---- limits.http_max_conns_per_client counts parked queries too
+printf '{ "limits": { "http_max_conns_per_client": 4 } }\n' >"$IT_TMP/lim.json"
+agent_start blk2 -config-file "$IT_TMP/lim.json" || finish
+kv_put l/k v
+idx=$(kv_index l/k)
+lpids=()
+for i in 1 2 3 4; do
+    curl -s -m 20 -o /dev/null "$(url "/v1/kv/l/k?index=$idx&wait=15s")" &
+    lpids+=($!)
+    # the 4th connection reads the count while 3 are parked
+    [ "$i" = 3 ] && sleep 0.5 && assert_eq "per-client limit: 3 parked, a 4th connection answered" 3 \
+        "$(curl -s -m 5 "$(url /v1/agent/self)" | jget Stats.agent.blocking_queries)"
+done
+sleep 0.5
+http GET /v1/status/leader
+assert_eq "per-client limit: a 5th connection is refused" 000 "$HTTP_STATUS"
+kill "${lpids[0]}" 2>/dev/null; wait "${lpids[0]}" 2>/dev/null
+sleep 0.3
+http GET /v1/status/leader
+assert_eq "per-client limit: room again once a parked client left" 200 "$HTTP_STATUS"
+
+# ---- shutdown answers parked queries
+bg_get s1 "/v1/kv/l/k?raw&index=$idx&wait=30s"
+sleep 0.3
+agent_stop blk2
+assert_eq "shutdown: agent exits 0 with parked queries" 0 "$AGENT_RC"
+if bg_wait s1 5; then
+    assert_eq "shutdown: parked query answered 200" 200 "$(cat "$IT_TMP/s1.code")"
+    assert_eq "shutdown: parked query answered with the value" v "$(cat "$IT_TMP/s1.body")"
+else fail "shutdown: parked query answered" "still waiting"; fi
+for p in "${lpids[@]:1}"; do wait "$p" 2>/dev/null; done
+
 finish
