@@ -217,6 +217,8 @@ json_object *member_stats_json(struct member *m)
     put_stat(o, "health_score", st.health_score);
     put_stat(o, "probes", st.probes);
     put_stat(o, "probes_failed", st.probes_failed);
+    put_stat(o, "probes_refused", st.probes_refused);
+    put_stat(o, "watches_lost", st.watches_lost);
     put_stat(o, "suspicions_raised", st.suspicions_started);
     put_stat(o, "suspicions_refuted", st.suspicions_refuted);
     put_stat(o, "members_failed", st.members_failed);

@@ -184,6 +184,20 @@ else
     fail "kill -9 c4: every other agent marks it failed within ${DETECT_SECS}s" \
         "$(snapshot "${SURV[@]}" | grep -E '^\[|^c4=')"
 fi
+# the watch ring: c4's watcher saw its connection close and a refused ping
+watch_sum() { # STAT — sum of Stats.serf_lan.STAT over the survivors
+    local a n sum=0
+    for a in "${SURV[@]}"; do
+        http_to "$a" GET /v1/agent/self
+        n=$(jget Stats.serf_lan."$1" <<<"$HTTP_BODY")
+        [[ $n =~ ^[0-9]+$ ]] && sum=$((sum + n))
+    done
+    echo "$sum"
+}
+assert_true "kill -9 c4: a watcher's connection to it broke" \
+    test "$(watch_sum watches_lost)" -ge 1
+assert_true "kill -9 c4: a probe ended on the refused stream ping" \
+    test "$(watch_sum probes_refused)" -ge 1
 assert_eventually "kill -9 c4: server serfHealth critical" 10 serf_health_is s1 c4 critical
 assert_true "kill -9 c4: nobody else is marked failed" no_failed_but c4 "${SURV[@]}"
 assert_true "kill -9 c4: survivors still list nine alive" all_count 9 "${SURV[@]}"
