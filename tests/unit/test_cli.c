@@ -19,52 +19,11 @@
 
 #include "cli.h"
 #include "cli_internal.h"
+#include "cli_run.h"
 #include "fake_http.h"
 #include "json.h"
 
 /* ------------------------------------------------------- run cli_main */
-
-struct run
-{
-    int rc;
-    char *out, *err;
-    size_t outlen, errlen;
-};
-
-static void run_cli(struct run *r, const char *stdin_data, ...)
-{
-    char *argv[32];
-    int argc = 0;
-    va_list ap;
-
-    argv[argc++] = "cairn";
-    va_start(ap, stdin_data);
-    for (const char *a; (a = va_arg(ap, const char *)) != NULL;)
-        argv[argc++] = (char *)a;
-    va_end(ap);
-    argv[argc] = NULL;
-
-    cli__out = open_memstream(&r->out, &r->outlen);
-    cli__err = open_memstream(&r->err, &r->errlen);
-    cli__in = stdin_data ? fmemopen((void *)stdin_data, strlen(stdin_data), "r")
-                         : NULL;
-    r->rc = cli_main(argc, argv);
-    fclose(cli__out);
-    fclose(cli__err);
-    if (cli__in)
-        fclose(cli__in);
-    cli__out = cli__err = cli__in = NULL;
-}
-
-static void run_free(struct run *r)
-{
-    free(r->out);
-    free(r->err);
-}
-
-#define ADDR_ARG(f, buf)                                                       \
-    (snprintf(buf, sizeof(buf), "-http-addr=127.0.0.1:%d", fake_http_port(f)), \
-     buf)
 
 /* ------------------------------------------------------------- flags */
 

@@ -20,49 +20,11 @@
 
 #include "cli.h"
 #include "cli_internal.h"
+#include "cli_run.h"
 #include "fake_http.h"
 #include "json.h"
 
 /* ------------------------------------------------------- run cli_main */
-
-struct run
-{
-    int rc;
-    char *out, *err;
-    size_t outlen, errlen;
-};
-
-static void run_cli(struct run *r, ...)
-{
-    char *argv[40];
-    int argc = 0;
-    va_list ap;
-
-    argv[argc++] = "cairn";
-    va_start(ap, r);
-    for (const char *a; (a = va_arg(ap, const char *)) != NULL;)
-        argv[argc++] = (char *)a;
-    va_end(ap);
-    argv[argc] = NULL;
-
-    cli__out = open_memstream(&r->out, &r->outlen);
-    cli__err = open_memstream(&r->err, &r->errlen);
-    cli__in = NULL;
-    r->rc = cli_main(argc, argv);
-    fclose(cli__out);
-    fclose(cli__err);
-    cli__out = cli__err = NULL;
-}
-
-static void run_free(struct run *r)
-{
-    free(r->out);
-    free(r->err);
-}
-
-#define ADDR_ARG(f, buf)                                                       \
-    (snprintf(buf, sizeof(buf), "-http-addr=127.0.0.1:%d", fake_http_port(f)), \
-     buf)
 
 /* A temporary file holding `text`; path in buf. */
 static const char *tmp_file(char *buf,
@@ -399,7 +361,7 @@ static void services_register_from_flags(void **state)
     fake_http_add(f, 400, "Invalid Service Meta: Key names reserved\n");
     fake_http_go(f);
 
-    run_cli(&r, "services", "register", ADDR_ARG(f, addr), "-name=web", "-id",
+    run_cli(&r, NULL, "services", "register", ADDR_ARG(f, addr), "-name=web", "-id",
             "web-1", "-port=8080", "-address=10.0.0.5", "-tag=v1", "-tag",
             "primary", "-meta=version=2", "-meta", "a=b=c", "-meta=version=3",
             "-tagged-address=wan=1.2.3.4:80", NULL);
@@ -416,7 +378,7 @@ static void services_register_from_flags(void **state)
         "\"wan\":{\"Address\":\"1.2.3.4\",\"Port\":80}},\"Meta\":{\"a\":"
         "\"b=c\",\"version\":\"3\"}}");
 
-    run_cli(&r, "services", "register", ADDR_ARG(f, addr), "-name=x",
+    run_cli(&r, NULL, "services", "register", ADDR_ARG(f, addr), "-name=x",
             "-meta=consul-x=1", NULL);
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.out, "");
@@ -428,20 +390,20 @@ static void services_register_from_flags(void **state)
     fake_http_stop(f);
 
     /* argument validation happens before any request */
-    run_cli(&r, "services", "register", "-http-addr=127.0.0.1:1", NULL);
+    run_cli(&r, NULL, "services", "register", "-http-addr=127.0.0.1:1", NULL);
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.err,
                         "Service registration requires at least one "
                         "argument or flags.\n");
     run_free(&r);
-    run_cli(&r, "services", "register", "-http-addr=127.0.0.1:1", "-name=a",
+    run_cli(&r, NULL, "services", "register", "-http-addr=127.0.0.1:1", "-name=a",
             "file.json", NULL);
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.err,
                         "Service registration requires arguments or "
                         "-id, not both.\n");
     run_free(&r);
-    run_cli(&r, "services", "register", "-name=a", "-meta=nokey", NULL);
+    run_cli(&r, NULL, "services", "register", "-name=a", "-meta=nokey", NULL);
     assert_int_equal(r.rc, 1);
     assert_true(strncmp(r.err,
                         "invalid value \"nokey\" for flag -meta: Missing "
@@ -449,25 +411,25 @@ static void services_register_from_flags(void **state)
                         "register",
                         103) == 0);
     run_free(&r);
-    run_cli(&r, "services", "register", "-name=a", "-tagged-address=lan=x",
+    run_cli(&r, NULL, "services", "register", "-name=a", "-tagged-address=lan=x",
             NULL);
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.err,
                         "Invalid Tagged Address: address x: missing "
                         "port in address\n");
     run_free(&r);
-    run_cli(&r, "services", "register", "-name=a", "-port=http", NULL);
+    run_cli(&r, NULL, "services", "register", "-name=a", "-port=http", NULL);
     assert_int_equal(r.rc, 1);
     assert_non_null(
         strstr(r.err, "invalid value \"http\" for flag -port: parse error\n"));
     run_free(&r);
-    run_cli(&r, "services", "register", "/nonexistent/web.json", NULL);
+    run_cli(&r, NULL, "services", "register", "/nonexistent/web.json", NULL);
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.err,
                         "Error: open /nonexistent/web.json: no such "
                         "file or directory\n");
     run_free(&r);
-    run_cli(&r, "services", "register", "-h", NULL);
+    run_cli(&r, NULL, "services", "register", "-h", NULL);
     assert_int_equal(r.rc, 0);
     assert_non_null(strstr(r.out, "Usage: cairn services register"));
     assert_non_null(strstr(r.out, "  -tag=<value>\n"));
@@ -497,7 +459,7 @@ static void services_register_from_files(void **state)
              "  - name: cache\n"
              "    socket_path: /run/cache.sock\n");
     /* flags fill what the files leave out (Consul's CombineArgs) */
-    run_cli(&r, "services", "register", ADDR_ARG(f, addr), "-id=override",
+    run_cli(&r, NULL, "services", "register", ADDR_ARG(f, addr), "-id=override",
             "-port=99", "-tag=t2", "-meta=b=2", "-socket=/s", p1, p2, NULL);
     assert_string_equal(r.err, "");
     assert_int_equal(r.rc, 0);
@@ -526,7 +488,7 @@ static void services_register_from_files(void **state)
 
     unlink(p1);
     tmp_file(p1, sizeof(p1), ".json", "{\"services\": [{\"name\": ");
-    run_cli(&r, "services", "register", p1, NULL);
+    run_cli(&r, NULL, "services", "register", p1, NULL);
     assert_int_equal(r.rc, 1);
     assert_non_null(strstr(r.err, "Error: failed to parse "));
     run_free(&r);
@@ -545,7 +507,7 @@ static void services_deregister_ids_and_files(void **state)
     fake_http_add(f, 500, "boom");
     fake_http_go(f);
 
-    run_cli(&r, "services", "deregister", ADDR_ARG(f, addr), "-id=web 1", NULL);
+    run_cli(&r, NULL, "services", "deregister", ADDR_ARG(f, addr), "-id=web 1", NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "Deregistered service: web 1\n");
     run_free(&r);
@@ -554,7 +516,7 @@ static void services_deregister_ids_and_files(void **state)
 
     tmp_file(p, sizeof(p), ".yaml",
              "services:\n  - name: a\n  - name: b\n    id: b-2\n");
-    run_cli(&r, "services", "deregister", ADDR_ARG(f, addr), "db", p, NULL);
+    run_cli(&r, NULL, "services", "deregister", ADDR_ARG(f, addr), "db", p, NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out,
                         "Deregistered service: db\n"
@@ -569,7 +531,7 @@ static void services_deregister_ids_and_files(void **state)
         f, 3, "PUT /v1/agent/service/deregister/b-2 HTTP/1.1");
     unlink(p);
 
-    run_cli(&r, "services", "deregister", ADDR_ARG(f, addr), "x", "y", NULL);
+    run_cli(&r, NULL, "services", "deregister", ADDR_ARG(f, addr), "x", "y", NULL);
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.out, "Deregistered service: x\n");
     assert_string_equal(r.err,
@@ -578,19 +540,19 @@ static void services_deregister_ids_and_files(void **state)
     run_free(&r);
     fake_http_stop(f);
 
-    run_cli(&r, "services", "deregister", NULL);
+    run_cli(&r, NULL, "services", "deregister", NULL);
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.err,
                         "Service deregistration requires at least one "
                         "argument or -id.\n");
     run_free(&r);
-    run_cli(&r, "services", "deregister", "-id=a", "b", NULL);
+    run_cli(&r, NULL, "services", "deregister", "-id=a", "b", NULL);
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.err,
                         "Service deregistration requires arguments or "
                         "-id, not both.\n");
     run_free(&r);
-    run_cli(&r, "services", "deregister", "missing.json", NULL);
+    run_cli(&r, NULL, "services", "deregister", "missing.json", NULL);
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.err,
                         "Error: open missing.json: no such file or "
@@ -619,13 +581,13 @@ static void catalog_commands(void **state)
     fake_http_add(f, 400, "Failed to create boolean expression evaluator");
     fake_http_go(f);
 
-    run_cli(&r, "catalog", "datacenters", ADDR_ARG(f, addr), NULL);
+    run_cli(&r, NULL, "catalog", "datacenters", ADDR_ARG(f, addr), NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "dc1\ndc2\n");
     run_free(&r);
     fake_http_assert_request_line(f, 0, "GET /v1/catalog/datacenters HTTP/1.1");
 
-    run_cli(&r, "catalog", "nodes", ADDR_ARG(f, addr), "-node-meta=rack=r 1",
+    run_cli(&r, NULL, "catalog", "nodes", ADDR_ARG(f, addr), "-node-meta=rack=r 1",
             "-filter", "Meta.rack == r1", "-node-meta", "a=b", NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out,
@@ -637,7 +599,7 @@ static void catalog_commands(void **state)
         "GET /v1/catalog/nodes?filter=Meta.rack%20%3D%3D%20r1"
         "&node-meta=a%3Ab&node-meta=rack%3Ar%201 HTTP/1.1");
 
-    run_cli(&r, "catalog", "nodes", ADDR_ARG(f, addr), "-service=web",
+    run_cli(&r, NULL, "catalog", "nodes", ADDR_ARG(f, addr), "-service=web",
             "-near=_agent", NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "");
@@ -648,13 +610,13 @@ static void catalog_commands(void **state)
     fake_http_assert_request_line(
         f, 2, "GET /v1/catalog/service/web?near=_agent HTTP/1.1");
 
-    run_cli(&r, "catalog", "services", ADDR_ARG(f, addr), "-tags", NULL);
+    run_cli(&r, NULL, "catalog", "services", ADDR_ARG(f, addr), "-tags", NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "consul      \nweb         a,b\n");
     run_free(&r);
     fake_http_assert_request_line(f, 3, "GET /v1/catalog/services HTTP/1.1");
 
-    run_cli(&r, "catalog", "services", ADDR_ARG(f, addr), "-node=ghost", NULL);
+    run_cli(&r, NULL, "catalog", "services", ADDR_ARG(f, addr), "-node=ghost", NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.err,
                         "No services match the given query - try "
@@ -662,7 +624,7 @@ static void catalog_commands(void **state)
     run_free(&r);
     fake_http_assert_request_line(f, 4, "GET /v1/catalog/node/ghost HTTP/1.1");
 
-    run_cli(&r, "catalog", "services", ADDR_ARG(f, addr), "-node", "n1",
+    run_cli(&r, NULL, "catalog", "services", ADDR_ARG(f, addr), "-node", "n1",
             "-node-meta=k=v", NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "web\n");
@@ -671,7 +633,7 @@ static void catalog_commands(void **state)
                                   "GET /v1/catalog/node/n1?node-meta=k%3Av "
                                   "HTTP/1.1");
 
-    run_cli(&r, "catalog", "datacenters", ADDR_ARG(f, addr), NULL);
+    run_cli(&r, NULL, "catalog", "datacenters", ADDR_ARG(f, addr), NULL);
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.err,
                         "Error listing datacenters: Unexpected "
@@ -679,7 +641,7 @@ static void catalog_commands(void **state)
                         "datacenter)\n");
     run_free(&r);
 
-    run_cli(&r, "catalog", "nodes", ADDR_ARG(f, addr), "-filter=bad ==", NULL);
+    run_cli(&r, NULL, "catalog", "nodes", ADDR_ARG(f, addr), "-filter=bad ==", NULL);
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.err,
                         "Error listing nodes: Unexpected response "
@@ -688,35 +650,35 @@ static void catalog_commands(void **state)
     run_free(&r);
     fake_http_stop(f);
 
-    run_cli(&r, "catalog", "nodes", "extra", NULL);
+    run_cli(&r, NULL, "catalog", "nodes", "extra", NULL);
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.err, "Too many arguments (expected 0, got 1)\n");
     run_free(&r);
-    run_cli(&r, "catalog", "services", "-http-addr=127.0.0.1:1", NULL);
+    run_cli(&r, NULL, "catalog", "services", "-http-addr=127.0.0.1:1", NULL);
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.err,
                         "Error listing services: Get "
                         "\"http://127.0.0.1:1/v1/catalog/services\": dial "
                         "tcp 127.0.0.1:1: connect: connection refused\n");
     run_free(&r);
-    run_cli(&r, "catalog", NULL);
+    run_cli(&r, NULL, "catalog", NULL);
     assert_int_equal(r.rc, 1);
     assert_non_null(strstr(r.err, "Subcommands:\n"));
     assert_non_null(strstr(r.err, "    nodes "));
     run_free(&r);
-    run_cli(&r, "catalog", "-h", NULL);
+    run_cli(&r, NULL, "catalog", "-h", NULL);
     assert_int_equal(r.rc, 0);
     assert_non_null(strstr(r.out, "Usage: cairn catalog <subcommand>"));
     run_free(&r);
-    run_cli(&r, "catalog", "bogus", NULL);
+    run_cli(&r, NULL, "catalog", "bogus", NULL);
     assert_int_equal(r.rc, 1);
     assert_true(strncmp(r.err, "Unknown command: catalog bogus\n", 31) == 0);
     run_free(&r);
-    run_cli(&r, "help", "services", NULL);
+    run_cli(&r, NULL, "help", "services", NULL);
     assert_int_equal(r.rc, 0);
     assert_non_null(strstr(r.out, "    register "));
     run_free(&r);
-    run_cli(&r, "catalog", "services", "-h", NULL);
+    run_cli(&r, NULL, "catalog", "services", "-h", NULL);
     assert_int_equal(r.rc, 0);
     assert_non_null(strstr(r.out, "Usage: cairn catalog services [options]"));
     assert_non_null(strstr(r.out, "  -node-meta=<key=value>\n"));
@@ -744,7 +706,7 @@ static void maint_commands(void **state)
     fake_http_add(f, 200, NULL);
     fake_http_go(f);
 
-    run_cli(&r, "maint", ADDR_ARG(f, addr), NULL);
+    run_cli(&r, NULL, "maint", ADDR_ARG(f, addr), NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out,
                         "Node:\n  Name:   node-1\n  Reason: upgrade\n\n");
@@ -752,7 +714,7 @@ static void maint_commands(void **state)
     fake_http_assert_request_line(f, 0, "GET /v1/agent/self HTTP/1.1");
     fake_http_assert_request_line(f, 1, "GET /v1/agent/checks HTTP/1.1");
 
-    run_cli(&r, "maint", ADDR_ARG(f, addr), "-enable", "-reason=new disk",
+    run_cli(&r, NULL, "maint", ADDR_ARG(f, addr), "-enable", "-reason=new disk",
             NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "Node maintenance is now enabled\n");
@@ -762,7 +724,7 @@ static void maint_commands(void **state)
         "PUT /v1/agent/maintenance?enable=true&reason=new%"
         "20disk HTTP/1.1");
 
-    run_cli(&r, "maint", ADDR_ARG(f, addr), "-disable", "-service", "web",
+    run_cli(&r, NULL, "maint", ADDR_ARG(f, addr), "-disable", "-service", "web",
             NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out,
@@ -773,7 +735,7 @@ static void maint_commands(void **state)
         "PUT /v1/agent/service/maintenance/web?enable=false "
         "HTTP/1.1");
 
-    run_cli(&r, "maint", ADDR_ARG(f, addr), "-enable", "-service=redis", NULL);
+    run_cli(&r, NULL, "maint", ADDR_ARG(f, addr), "-enable", "-service=redis", NULL);
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.out, "");
     assert_string_equal(r.err,
@@ -786,7 +748,7 @@ static void maint_commands(void **state)
         "PUT /v1/agent/service/maintenance/redis?enable=true"
         "&reason= HTTP/1.1");
 
-    run_cli(&r, "maint", ADDR_ARG(f, addr), "-disable", NULL);
+    run_cli(&r, NULL, "maint", ADDR_ARG(f, addr), "-disable", NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "Node maintenance is now disabled\n");
     run_free(&r);
@@ -806,17 +768,17 @@ static void maint_commands(void **state)
         {"-service=x", NULL, "Service requires either -enable or -disable\n"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        run_cli(&r, "maint", "-http-addr=127.0.0.1:1", bad[i].a, bad[i].b,
+        run_cli(&r, NULL, "maint", "-http-addr=127.0.0.1:1", bad[i].a, bad[i].b,
                 NULL);
         assert_int_equal(r.rc, 1);
         assert_string_equal(r.err, bad[i].err);
         run_free(&r);
     }
-    run_cli(&r, "maint", "-http-addr=127.0.0.1:1", NULL);
+    run_cli(&r, NULL, "maint", "-http-addr=127.0.0.1:1", NULL);
     assert_int_equal(r.rc, 1);
     assert_true(strncmp(r.err, "Error querying Consul agent: Get ", 33) == 0);
     run_free(&r);
-    run_cli(&r, "maint", "-h", NULL);
+    run_cli(&r, NULL, "maint", "-h", NULL);
     assert_int_equal(r.rc, 0);
     assert_non_null(strstr(r.out, "Usage: cairn maint [options]\n\n  Places"));
     assert_non_null(strstr(r.out, "  -enable\n"));

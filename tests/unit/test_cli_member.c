@@ -23,6 +23,7 @@
 
 #include "cli.h"
 #include "cli_internal.h"
+#include "cli_run.h"
 #include "fake_http.h"
 #include "gossip.h"
 #include "json.h"
@@ -33,44 +34,6 @@
 #define K2 "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI="
 
 /* ------------------------------------------------------- run cli_main */
-
-struct run
-{
-    int rc;
-    char *out, *err;
-    size_t outlen, errlen;
-};
-
-static void run_cli(struct run *r, ...)
-{
-    char *argv[32];
-    int argc = 0;
-    va_list ap;
-
-    argv[argc++] = "cairn";
-    va_start(ap, r);
-    for (const char *a; (a = va_arg(ap, const char *)) != NULL;)
-        argv[argc++] = (char *)a;
-    va_end(ap);
-    argv[argc] = NULL;
-
-    cli__out = open_memstream(&r->out, &r->outlen);
-    cli__err = open_memstream(&r->err, &r->errlen);
-    r->rc = cli_main(argc, argv);
-    fclose(cli__out);
-    fclose(cli__err);
-    cli__out = cli__err = NULL;
-}
-
-static void run_free(struct run *r)
-{
-    free(r->out);
-    free(r->err);
-}
-
-#define ADDR_ARG(f, buf)                                                       \
-    (snprintf(buf, sizeof(buf), "-http-addr=127.0.0.1:%d", fake_http_port(f)), \
-     buf)
 
 static bool starts_with(const char *s, const char *prefix)
 {
@@ -108,20 +71,20 @@ static void keygen_makes_distinct_32_byte_keys(void **state)
     assert_int_equal(gossip_key_decode(a, raw), 0);
 
     struct run r;
-    run_cli(&r, "keygen", NULL);
+    run_cli(&r, NULL, "keygen", NULL);
     assert_int_equal(r.rc, 0);
     assert_int_equal(r.outlen, 45);
     assert_int_equal(r.out[44], '\n');
     assert_string_equal(r.err, "");
     run_free(&r);
 
-    run_cli(&r, "keygen", "-bogus", NULL);
+    run_cli(&r, NULL, "keygen", "-bogus", NULL);
     assert_int_equal(r.rc, 1);
     assert_non_null(strstr(r.err, "flag provided but not defined: -bogus\n"));
     assert_string_equal(r.out, "");
     run_free(&r);
 
-    run_cli(&r, "keygen", "-h", NULL);
+    run_cli(&r, NULL, "keygen", "-h", NULL);
     assert_int_equal(r.rc, 0);
     assert_non_null(strstr(r.out, "Usage: cairn keygen"));
     run_free(&r);
@@ -304,7 +267,7 @@ static void join_counts_successes(void **state)
     fake_http_add(f, 500, "nope");
     fake_http_go(f);
 
-    run_cli(&r, "join", ADDR_ARG(f, addr), "127.0.0.1:8301", "10.0.0.9", NULL);
+    run_cli(&r, NULL, "join", ADDR_ARG(f, addr), "127.0.0.1:8301", "10.0.0.9", NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out,
                         "Successfully joined cluster by contacting 1 nodes.\n");
@@ -317,7 +280,7 @@ static void join_counts_successes(void **state)
         f, 0, "PUT /v1/agent/join/127.0.0.1%3A8301 HTTP/1.1");
     fake_http_assert_request_line(f, 1, "PUT /v1/agent/join/10.0.0.9 HTTP/1.1");
 
-    run_cli(&r, "join", ADDR_ARG(f, addr), "-wan", "[::1]:8302", NULL);
+    run_cli(&r, NULL, "join", ADDR_ARG(f, addr), "-wan", "[::1]:8302", NULL);
     assert_int_equal(r.rc, 0);
     run_free(&r);
     fake_http_assert_request_line(
@@ -325,7 +288,7 @@ static void join_counts_successes(void **state)
         "PUT /v1/agent/join/%5B%3A%3A1%5D%3A8302?wan=1 "
         "HTTP/1.1");
 
-    run_cli(&r, "join", ADDR_ARG(f, addr), "h", NULL);
+    run_cli(&r, NULL, "join", ADDR_ARG(f, addr), "h", NULL);
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.out, "");
     assert_string_equal(r.err,
@@ -335,7 +298,7 @@ static void join_counts_successes(void **state)
     run_free(&r);
 
     /* no address: Consul's message and the help, nothing sent */
-    run_cli(&r, "join", ADDR_ARG(f, addr), NULL);
+    run_cli(&r, NULL, "join", ADDR_ARG(f, addr), NULL);
     assert_int_equal(r.rc, 1);
     assert_true(starts_with(r.err,
                             "At least one address to join must be "
@@ -346,7 +309,7 @@ static void join_counts_successes(void **state)
     fake_http_stop(f);
 
     /* no agent */
-    run_cli(&r, "join", "-http-addr=127.0.0.1:1", "x", NULL);
+    run_cli(&r, NULL, "join", "-http-addr=127.0.0.1:1", "x", NULL);
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.err,
                         "Error joining address 'x': Put "
@@ -370,27 +333,27 @@ static void leave_and_force_leave(void **state)
     fake_http_add(f, 500, "agent: No node found with name 'ghost'");
     fake_http_go(f);
 
-    run_cli(&r, "leave", ADDR_ARG(f, addr), NULL);
+    run_cli(&r, NULL, "leave", ADDR_ARG(f, addr), NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "Graceful leave complete\n");
     assert_string_equal(r.err, "");
     run_free(&r);
     fake_http_assert_request_line(f, 0, "PUT /v1/agent/leave HTTP/1.1");
 
-    run_cli(&r, "leave", ADDR_ARG(f, addr), NULL);
+    run_cli(&r, NULL, "leave", ADDR_ARG(f, addr), NULL);
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.err,
                         "Error leaving: Unexpected response code: 500 "
                         "(leave failed)\n");
     run_free(&r);
 
-    run_cli(&r, "leave", ADDR_ARG(f, addr), "now", "please", NULL);
+    run_cli(&r, NULL, "leave", ADDR_ARG(f, addr), "now", "please", NULL);
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.err, "Error found unexpected args: [now please]\n");
     assert_non_null(strstr(r.out, "Usage: cairn leave"));
     run_free(&r);
 
-    run_cli(&r, "force-leave", ADDR_ARG(f, addr), "web 1", NULL);
+    run_cli(&r, NULL, "force-leave", ADDR_ARG(f, addr), "web 1", NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "");
     assert_string_equal(r.err, "");
@@ -398,19 +361,19 @@ static void leave_and_force_leave(void **state)
     fake_http_assert_request_line(f, 2,
                                   "PUT /v1/agent/force-leave/web%201 HTTP/1.1");
 
-    run_cli(&r, "force-leave", ADDR_ARG(f, addr), "-prune", "n1", NULL);
+    run_cli(&r, NULL, "force-leave", ADDR_ARG(f, addr), "-prune", "n1", NULL);
     assert_int_equal(r.rc, 0);
     run_free(&r);
     fake_http_assert_request_line(
         f, 3, "PUT /v1/agent/force-leave/n1?prune=1 HTTP/1.1");
 
-    run_cli(&r, "force-leave", ADDR_ARG(f, addr), "-prune", "-wan", "n1", NULL);
+    run_cli(&r, NULL, "force-leave", ADDR_ARG(f, addr), "-prune", "-wan", "n1", NULL);
     assert_int_equal(r.rc, 0);
     run_free(&r);
     fake_http_assert_request_line(
         f, 4, "PUT /v1/agent/force-leave/n1?prune=1&wan=1 HTTP/1.1");
 
-    run_cli(&r, "force-leave", ADDR_ARG(f, addr), "ghost", NULL);
+    run_cli(&r, NULL, "force-leave", ADDR_ARG(f, addr), "ghost", NULL);
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.err,
                         "Error force leaving: Unexpected response "
@@ -418,13 +381,13 @@ static void leave_and_force_leave(void **state)
                         "'ghost')\n");
     run_free(&r);
 
-    run_cli(&r, "force-leave", ADDR_ARG(f, addr), NULL);
+    run_cli(&r, NULL, "force-leave", ADDR_ARG(f, addr), NULL);
     assert_int_equal(r.rc, 1);
     assert_true(starts_with(r.err,
                             "A single node name must be specified to force "
                             "leave.\n\nUsage: cairn force-leave"));
     run_free(&r);
-    run_cli(&r, "force-leave", ADDR_ARG(f, addr), "a", "b", NULL);
+    run_cli(&r, NULL, "force-leave", ADDR_ARG(f, addr), "a", "b", NULL);
     assert_int_equal(r.rc, 1);
     assert_non_null(strstr(r.err, "A single node name must be specified"));
     run_free(&r);
@@ -451,7 +414,7 @@ static void keyring_actions(void **state)
     fake_http_add(f, 500, "Removing the primary key is not allowed");
     fake_http_go(f);
 
-    run_cli(&r, "keyring", ADDR_ARG(f, addr), "-list", NULL);
+    run_cli(&r, NULL, "keyring", ADDR_ARG(f, addr), "-list", NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out,
                         "==> Gathering installed encryption keys...\n"
@@ -464,7 +427,7 @@ static void keyring_actions(void **state)
     run_free(&r);
     fake_http_assert_request_line(f, 0, "GET /v1/operator/keyring HTTP/1.1");
 
-    run_cli(&r, "keyring", ADDR_ARG(f, addr), "-list-primary",
+    run_cli(&r, NULL, "keyring", ADDR_ARG(f, addr), "-list-primary",
             "-relay-factor=2", NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out,
@@ -476,20 +439,20 @@ static void keyring_actions(void **state)
     fake_http_assert_request_line(
         f, 1, "GET /v1/operator/keyring?relay-factor=2 HTTP/1.1");
 
-    run_cli(&r, "keyring", ADDR_ARG(f, addr), "-list", "-local-only", NULL);
+    run_cli(&r, NULL, "keyring", ADDR_ARG(f, addr), "-list", "-local-only", NULL);
     assert_int_equal(r.rc, 0);
     run_free(&r);
     fake_http_assert_request_line(
         f, 2, "GET /v1/operator/keyring?local-only=true HTTP/1.1");
 
-    run_cli(&r, "keyring", ADDR_ARG(f, addr), "-install=" K2, NULL);
+    run_cli(&r, NULL, "keyring", ADDR_ARG(f, addr), "-install=" K2, NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "==> Installing new gossip encryption key...\n");
     run_free(&r);
     fake_http_assert_request_line(f, 3, "POST /v1/operator/keyring HTTP/1.1");
     assert_string_equal(fake_http_body(f, 3), "{\"Key\":\"" K2 "\"}\n");
 
-    run_cli(&r, "keyring", ADDR_ARG(f, addr), "-use", K2, NULL);
+    run_cli(&r, NULL, "keyring", ADDR_ARG(f, addr), "-use", K2, NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out,
                         "==> Changing primary gossip encryption key...\n");
@@ -497,14 +460,14 @@ static void keyring_actions(void **state)
     fake_http_assert_request_line(f, 4, "PUT /v1/operator/keyring HTTP/1.1");
     assert_string_equal(fake_http_body(f, 4), "{\"Key\":\"" K2 "\"}\n");
 
-    run_cli(&r, "keyring", ADDR_ARG(f, addr), "-remove=" K0, NULL);
+    run_cli(&r, NULL, "keyring", ADDR_ARG(f, addr), "-remove=" K0, NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out, "==> Removing gossip encryption key...\n");
     run_free(&r);
     fake_http_assert_request_line(f, 5, "DELETE /v1/operator/keyring HTTP/1.1");
     assert_string_equal(fake_http_body(f, 5), "{\"Key\":\"" K0 "\"}\n");
 
-    run_cli(&r, "keyring", ADDR_ARG(f, addr), "-remove=" K2, NULL);
+    run_cli(&r, NULL, "keyring", ADDR_ARG(f, addr), "-remove=" K2, NULL);
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.err,
                         "error: Unexpected response code: 500 "
@@ -512,45 +475,45 @@ static void keyring_actions(void **state)
     run_free(&r);
 
     /* argument errors: nothing sent */
-    run_cli(&r, "keyring", ADDR_ARG(f, addr), NULL);
+    run_cli(&r, NULL, "keyring", ADDR_ARG(f, addr), NULL);
     assert_int_equal(r.rc, 1);
     assert_true(starts_with(r.err, "Usage: cairn keyring"));
     assert_non_null(strstr(r.err, "  -rotate=<value>\n"));
     assert_string_equal(r.out, "");
     run_free(&r);
-    run_cli(&r, "keyring", ADDR_ARG(f, addr), "-list", "-install=" K2, NULL);
+    run_cli(&r, NULL, "keyring", ADDR_ARG(f, addr), "-list", "-install=" K2, NULL);
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.err, "Only a single action is allowed\n");
     run_free(&r);
-    run_cli(&r, "keyring", ADDR_ARG(f, addr), "-use=" K1, "-rotate=" K2, NULL);
+    run_cli(&r, NULL, "keyring", ADDR_ARG(f, addr), "-use=" K1, "-rotate=" K2, NULL);
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.err, "Only a single action is allowed\n");
     run_free(&r);
-    run_cli(&r, "keyring", ADDR_ARG(f, addr), "-list", "-relay-factor=6", NULL);
+    run_cli(&r, NULL, "keyring", ADDR_ARG(f, addr), "-list", "-relay-factor=6", NULL);
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.err,
                         "Error parsing relay factor: Relay factor "
                         "must be in range: [0, 5]\n");
     run_free(&r);
-    run_cli(&r, "keyring", ADDR_ARG(f, addr), "-install=" K2, "-local-only",
+    run_cli(&r, NULL, "keyring", ADDR_ARG(f, addr), "-install=" K2, "-local-only",
             NULL);
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.err,
                         "Error validating local-only: local-only can "
                         "only be set during list queries\n");
     run_free(&r);
-    run_cli(&r, "keyring", ADDR_ARG(f, addr), "-rotate=" K2,
+    run_cli(&r, NULL, "keyring", ADDR_ARG(f, addr), "-rotate=" K2,
             "-rotate-timeout=soon", NULL);
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.err,
                         "invalid value \"soon\" for flag "
                         "-rotate-timeout: parse error\n");
     run_free(&r);
-    run_cli(&r, "keyring", ADDR_ARG(f, addr), "-rotate=c2hvcnQ=", NULL);
+    run_cli(&r, NULL, "keyring", ADDR_ARG(f, addr), "-rotate=c2hvcnQ=", NULL);
     assert_int_equal(r.rc, 1);
     assert_non_null(strstr(r.err, "error: invalid key"));
     run_free(&r);
-    run_cli(&r, "keyring", ADDR_ARG(f, addr), "-install", NULL);
+    run_cli(&r, NULL, "keyring", ADDR_ARG(f, addr), "-install", NULL);
     assert_int_equal(r.rc, 1);
     assert_non_null(strstr(r.err, "flag needs an argument: -install\n"));
     run_free(&r);
@@ -605,7 +568,7 @@ static void keyring_rotate_installs_switches_removes_and_verifies(void **state)
     /* 11 */ fake_http_add(f, 200, members);
     fake_http_go(f);
 
-    run_cli(&r, "keyring", ADDR_ARG(f, addr), "-rotate=" K2, NULL);
+    run_cli(&r, NULL, "keyring", ADDR_ARG(f, addr), "-rotate=" K2, NULL);
     assert_string_equal(r.err, "");
     assert_int_equal(r.rc, 0);
     assert_string_equal(
@@ -690,7 +653,7 @@ static void keyring_rotate_fails_on_timeout_and_errors(void **state)
                   "{\"kr\":\"00000001\"}}]");
     fake_http_go(f);
 
-    run_cli(&r, "keyring", ADDR_ARG(f, addr), "-rotate=" K2,
+    run_cli(&r, NULL, "keyring", ADDR_ARG(f, addr), "-rotate=" K2,
             "-rotate-timeout=1ms", NULL);
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.err,
@@ -701,7 +664,7 @@ static void keyring_rotate_fails_on_timeout_and_errors(void **state)
     run_free(&r);
     assert_int_equal(fake_http_served(f), 3);
 
-    run_cli(&r, "keyring", ADDR_ARG(f, addr), "-rotate=" K2, NULL);
+    run_cli(&r, NULL, "keyring", ADDR_ARG(f, addr), "-rotate=" K2, NULL);
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.err,
                         "error: Unexpected response code: 500 (Gossip "
@@ -709,7 +672,7 @@ static void keyring_rotate_fails_on_timeout_and_errors(void **state)
     run_free(&r);
     assert_int_equal(fake_http_served(f), 5);
 
-    run_cli(&r, "keyring", ADDR_ARG(f, addr), "-rotate=" K2,
+    run_cli(&r, NULL, "keyring", ADDR_ARG(f, addr), "-rotate=" K2,
             "-rotate-timeout=1ms", NULL);
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.err,
@@ -720,7 +683,7 @@ static void keyring_rotate_fails_on_timeout_and_errors(void **state)
     fake_http_stop(f);
 
     /* no agent */
-    run_cli(&r, "keyring", "-http-addr=127.0.0.1:1", "-rotate=" K2, NULL);
+    run_cli(&r, NULL, "keyring", "-http-addr=127.0.0.1:1", "-rotate=" K2, NULL);
     assert_int_equal(r.rc, 1);
     assert_string_equal(
         r.err,
@@ -734,7 +697,7 @@ static void commands_are_listed_with_help(void **state)
     (void)state;
     struct run r;
 
-    run_cli(&r, "-h", NULL);
+    run_cli(&r, NULL, "-h", NULL);
     assert_int_equal(r.rc, 0);
     const char *names[] = {"join",   "leave",   "force-leave",
                            "keygen", "keyring", "members"};
@@ -746,16 +709,16 @@ static void commands_are_listed_with_help(void **state)
     }
     run_free(&r);
 
-    run_cli(&r, "help", "keyring", NULL);
+    run_cli(&r, NULL, "help", "keyring", NULL);
     assert_int_equal(r.rc, 0);
     assert_non_null(strstr(r.out, "Usage: cairn keyring [options]"));
     assert_non_null(strstr(r.out, "  -rotate-timeout=<value>\n"));
     run_free(&r);
-    run_cli(&r, "force-leave", "-h", NULL);
+    run_cli(&r, NULL, "force-leave", "-h", NULL);
     assert_int_equal(r.rc, 0);
     assert_non_null(strstr(r.out, "  -prune\n"));
     run_free(&r);
-    run_cli(&r, "leave", "-h", NULL);
+    run_cli(&r, NULL, "leave", "-h", NULL);
     assert_int_equal(r.rc, 0);
     assert_non_null(strstr(r.out, "Usage: cairn leave"));
     run_free(&r);
