@@ -259,11 +259,11 @@ static int cli_str_cmp(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* node-meta=k:v for each -node-meta=k=v, sorted by key, later values of a
- * key replacing earlier ones (Go map semantics). */
-static void cli_q_node_meta(FILE *f, char *sep, const struct cli_multi *m)
+/* The "k=v" flag values of m, one per key (a later value replaces an
+ * earlier one, as a Go map), sorted, into v; returns how many. */
+static size_t cli_kv_unique(const struct cli_multi *m,
+                            const char *v[CLI_MULTI_MAX])
 {
-    const char *v[CLI_MULTI_MAX];
     size_t n = 0;
 
     for (size_t i = 0; i < m->n; i++) {
@@ -277,6 +277,16 @@ static void cli_q_node_meta(FILE *f, char *sep, const struct cli_multi *m)
             n++;
     }
     qsort(v, n, sizeof(v[0]), cli_str_cmp);
+    return n;
+}
+
+/* node-meta=k:v for each -node-meta=k=v, sorted by key, later values of a
+ * key replacing earlier ones (Go map semantics). */
+static void cli_q_node_meta(FILE *f, char *sep, const struct cli_multi *m)
+{
+    const char *v[CLI_MULTI_MAX];
+    size_t n = cli_kv_unique(m, v);
+
     for (size_t i = 0; i < n; i++) {
         char *kv = strdup(v[i]);
         if (kv == NULL)
@@ -661,19 +671,8 @@ static int cli_service_addr(const char *s,
 static json_object *cli_kv_object(const struct cli_multi *m)
 {
     const char *v[CLI_MULTI_MAX];
-    size_t n = 0;
+    size_t n = cli_kv_unique(m, v);
 
-    for (size_t i = 0; i < m->n; i++) {
-        size_t kl = strcspn(m->vals[i], "=");
-        size_t j;
-        for (j = 0; j < n; j++)
-            if (strncmp(v[j], m->vals[i], kl) == 0 && v[j][kl] == '=')
-                break;
-        v[j] = m->vals[i];
-        if (j == n)
-            n++;
-    }
-    qsort(v, n, sizeof(v[0]), cli_str_cmp);
     json_object *o = json_object_new_object();
     for (size_t i = 0; i < n; i++) {
         size_t kl = strcspn(v[i], "=");
