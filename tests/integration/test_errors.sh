@@ -275,5 +275,38 @@ else
     fail "python3 available (Raft port test)" "install python3 (scripts/deps.sh)"
 fi
 
+# ---- gossip stream port: watch-ring hellos beyond the cap, garbage on a
+# watch, garbage frames. The agent holds at most 256 watches, closes the
+# rest and any watch that sends data, and keeps serving.
+OUT=$(python3 -c 'import socket, os, sys, time
+port = int(sys.argv[1])
+socks = []
+for i in range(300):
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(b"\0\0\0\0")
+    socks.append(s)
+time.sleep(0.5)
+for s in socks[:20]:
+    s.sendall(os.urandom(64))
+for junk in (os.urandom(100), b"\xff\xff\xff\xff", b"\0\0\0\x10" + os.urandom(16)):
+    j = socket.create_connection(("127.0.0.1", port), timeout=5)
+    j.sendall(junk)
+    j.close()
+time.sleep(0.5)
+closed = 0
+for s in socks:
+    s.setblocking(False)
+    try:
+        if s.recv(1) == b"":
+            closed += 1
+    except BlockingIOError:
+        pass
+    except ConnectionResetError:
+        closed += 1
+print(closed)' "$(agent_serf err1)" 2>&1)
+assert_eq "gossip port: 44 watches over the cap + 20 that sent data closed" 64 "$OUT"
+http_to err1 GET /v1/agent/members
+assert_eq "gossip port abuse: the agent still answers" 200 "$HTTP_STATUS"
+
 assert_true "agent still running at the end" agent_alive err1
 finish
